@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# Run a real single-node Apache Kafka broker (KRaft, broker+controller in one JVM)
+# from its Maven Central jars, without Docker.
+#   bash scripts/kafka.sh up|down|status|logs [-f]|topics <kafka-topics args>
+# Env: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_START_TIMEOUT (90 s),
+#      GEOWINDOW_CACHE (~/.cache/geowindow), KAFKA_HEAP_OPTS (-Xms256m -Xmx1g).
+set -euo pipefail
+
+KAFKA_VERSION=4.1.1     # keep in step with docker-compose.yml (apache/kafka image tag)
+LOG4J_VERSION=2.24.3    # the log4j2 release Kafka 4.1 ships with
+HOST=127.0.0.1
+PORT=${KAFKA_PORT:-9092}
+CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
+START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
+HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}
+
+CACHE=${GEOWINDOW_CACHE:-$HOME/.cache/geowindow}
+KDIR=$CACHE/kafka-$KAFKA_VERSION
+LIBS=$KDIR/libs
+MARKER=$LIBS/.complete          # written only after a full, successful download
+RUN=$KDIR/run
+PIDFILE=$RUN/kafka.pid
+LOGFILE=$RUN/logs/server.log    # log4j2 output (the broker log)
+OUTFILE=$RUN/logs/stdout.log    # JVM stdout/stderr (crashes before log4j starts)
+
+log() { echo "[kafka] $*"; }
+die() { echo "[kafka] ERROR: $*" >&2; exit 1; }
+
+require_java() {
+  command -v java >/dev/null 2>&1 ||
+    die "'java' not found on PATH. Kafka $KAFKA_VERSION needs Java 17+.
+  Install it: apt-get install -y openjdk-17-jre-headless   (or set PATH to a JDK 17+ bin/)"
+  local v major
+  v=$(java -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n1)
+  major=${v%%.*}; [[ $major == 1 ]] && major=$(cut -d. -f2 <<<"$v")   # "1.8.0_x" -> 8
+  if ! [[ $major =~ ^[0-9]+$ ]] || (( major < 17 )); then
+    die "Java ${v:-?} found at $(command -v java), but Kafka $KAFKA_VERSION needs Java 17+.
+  Install it: apt-get install -y openjdk-17-jre-headless   (and put it first on PATH)"
+  fi
+}
+
+# Download kafka_2.13 (broker) + kafka-tools (admin CLIs) + a log4j2 backend once.
+fetch_libs() {
+  [[ -f $MARKER ]] && return 0
+  command -v mvn >/dev/null 2>&1 ||
+    die "'mvn' not found on PATH; it is needed once to download Kafka $KAFKA_VERSION jars into $LIBS.
+  Install it: apt-get install -y maven"
+  log "downloading Kafka $KAFKA_VERSION and runtime deps from Maven Central into $LIBS ..."
+  mkdir -p "$KDIR"
+  cat >"$KDIR/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.geowindow</groupId><artifactId>kafka-runtime</artifactId><version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$KAFKA_VERSION</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>$KAFKA_VERSION</version></dependency>
+    <!-- Kafka's poms leave the logging backend to the distribution; slf4j-api is 1.7.x there -->
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>$LOG4J_VERSION</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>$LOG4J_VERSION</version></dependency>
+  </dependencies>
+  <build><plugins><plugin>
+    <groupId>org.apache.maven.plugins</groupId><artifactId>maven-dependency-plugin</artifactId><version>3.8.1</version>
+  </plugin></plugins></build>
+</project>
+EOF
+  rm -rf "$LIBS.tmp"
+  # mvn output goes to a file (Maven 3.8 emits colour codes even with -B); shown on failure
+  mvn -B -f "$KDIR/pom.xml" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$LIBS.tmp" >"$KDIR/mvn.log" 2>&1 ||
+    { tail -n 40 "$KDIR/mvn.log" >&2; die "Maven download failed (full log: $KDIR/mvn.log). Is Maven Central reachable?"; }
+  rm -rf "$LIBS"; mv "$LIBS.tmp" "$LIBS"          # atomic-ish: no half-filled libs/
+  date -u +%FT%TZ >"$MARKER"
+  local jars=("$LIBS"/*.jar); log "downloaded ${#jars[@]} jars"
+}
+
+port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+running_pid() {  # prints the pid only if the pid file points at our live broker JVM
+  [[ -f $PIDFILE ]] || return 1
+  local pid; pid=$(<"$PIDFILE")
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null &&
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka' || return 1
+  echo "$pid"
+}
+
+# Run a Kafka CLI main class against the cached jars (quiet logging on stderr).
+kjava() {
+  java -Xmx256m -Dlog4j2.configurationFile="$RUN/tools-log4j2.properties" \
+       -cp "$LIBS/*" "$@"
+}
+
+write_config() {
+  mkdir -p "$RUN/logs"
+  cat >"$RUN/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+# KIP-853 dynamic quorum; storage is formatted with --standalone
+controller.quorum.bootstrap.servers=$HOST:$CONTROLLER_PORT
+log.dirs=$RUN/data
+num.partitions=1
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+# dev box: keep little on disk
+log.retention.hours=24
+log.retention.bytes=268435456
+log.segment.bytes=67108864
+EOF
+  cat >"$RUN/log4j2.properties" <<EOF
+status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = $LOGFILE
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+EOF
+  cat >"$RUN/tools-log4j2.properties" <<'EOF'
+status = warn
+appender.err.type = Console
+appender.err.name = STDERR
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.err.ref = STDERR
+EOF
+  printf 'request.timeout.ms=5000\ndefault.api.timeout.ms=10000\n' >"$RUN/admin.properties"
+}
+
+cluster_id() {  # Kafka Uuid = 16 random bytes, base64url, no padding; must not start with '-'
+  local id
+  while :; do
+    id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    [[ $id != -* ]] && { echo "$id"; return; }
+  done
+}
+
+wait_ready() {  # $1 = pid
+  local deadline=$((SECONDS + START_TIMEOUT))
+  while (( SECONDS < deadline )); do
+    kill -0 "$1" 2>/dev/null || { fail_tail "broker process $1 exited during startup"; }
+    if grep -q 'Kafka Server started' "$LOGFILE" 2>/dev/null && port_open "$PORT" &&
+       kjava org.apache.kafka.tools.TopicCommand --bootstrap-server "$HOST:$PORT" \
+             --command-config "$RUN/admin.properties" --list >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 1
+  done
+  fail_tail "broker not ready on $HOST:$PORT after ${START_TIMEOUT}s (pid $1 still running; 'down' stops it)"
+}
+
+fail_tail() {
+  echo "[kafka] ERROR: $1" >&2
+  echo "----- first errors in $LOGFILE -----" >&2; grep -m5 ' ERROR ' "$LOGFILE" >&2 2>/dev/null || true
+  echo "----- tail $LOGFILE -----" >&2; tail -n 30 "$LOGFILE" >&2 2>/dev/null || true
+  echo "----- tail $OUTFILE -----" >&2; tail -n 20 "$OUTFILE" >&2 2>/dev/null || true
+  exit 1
+}
+
+cmd_up() {
+  local t0=$SECONDS pid
+  if pid=$(running_pid) && port_open "$PORT"; then
+    log "already running (pid $pid) on $HOST:$PORT"; return 0
+  elif port_open "$PORT"; then
+    log "something already answers on $HOST:$PORT (not started by this script); leaving it alone"; return 0
+  fi
+  require_java
+  fetch_libs
+  if pid=$(running_pid); then   # started earlier but not answering yet
+    log "broker pid $pid exists but $HOST:$PORT is not answering yet; waiting ..."
+  else
+    write_config
+    rm -rf "$RUN/data" "$LOGFILE" "$OUTFILE"      # fresh, disposable dev state each up
+    log "formatting storage in $RUN/data ..."
+    kjava kafka.tools.StorageTool format --standalone --ignore-formatted \
+          -t "$(cluster_id)" -c "$RUN/server.properties" >"$RUN/logs/format.log" 2>&1 ||
+      { cat "$RUN/logs/format.log" >&2; die "storage format failed"; }
+    log "starting broker on $HOST:$PORT (controller $HOST:$CONTROLLER_PORT) ..."
+    # shellcheck disable=SC2086  # HEAP_OPTS is a list of JVM flags
+    nohup java $HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+      -Dlog4j2.configurationFile="$RUN/log4j2.properties" -Dkafka.logs.dir="$RUN/logs" \
+      -cp "$LIBS/*" kafka.Kafka "$RUN/server.properties" >"$OUTFILE" 2>&1 </dev/null &
+    pid=$!
+    echo "$pid" >"$PIDFILE"
+  fi
+  wait_ready "$pid"
+  log "ready on $HOST:$PORT in $((SECONDS - t0))s (pid $pid, log: $LOGFILE)"
+}
+
+cmd_down() {
+  local pid
+  if ! pid=$(running_pid); then
+    rm -f "$PIDFILE"; log "not running"; return 0
+  fi
+  log "stopping broker pid $pid ..."
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "still alive after 30s; sending SIGKILL"; kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PIDFILE"
+  log "stopped"
+}
+
+cmd_status() {
+  local pid
+  if pid=$(running_pid); then
+    if port_open "$PORT"; then log "running (pid $pid) on $HOST:$PORT"
+    else log "process running (pid $pid) but $HOST:$PORT not answering (starting?)"; fi
+  elif port_open "$PORT"; then
+    log "not started by this script, but something answers on $HOST:$PORT"
+  else
+    log "not running"; return 3
+  fi
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  logs) shift; [[ -f $LOGFILE ]] || die "no broker log yet at $LOGFILE"; tail -n 100 "$@" "$LOGFILE" ;;
+  topics) shift; require_java; [[ -f $MARKER ]] || die "run 'up' first"
+          kjava org.apache.kafka.tools.TopicCommand --bootstrap-server "$HOST:$PORT" "$@" ;;
+  *) echo "usage: bash $0 up|down|status|logs [-f]|topics <kafka-topics args>" >&2; exit 2 ;;
+esac

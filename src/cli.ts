@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { PRODUCE_USAGE, parseProduceArgs, produce } from './commands/produce.js';
+import { loadConfig } from './config/config.js';
+import { ConfigErrors, EXIT, UsageError } from './errors.js';
+import { createLogger } from './logger.js';
+import { runService } from './service.js';
+
+const USAGE = `Usage: geowindow <command> [options]
+
+Commands:
+  run        consume sensor readings and write window aggregates (configured by environment; see README)
+  produce    send readings from a synthetic sensor fleet (geowindow produce --help)
+  help       show this text
+  version    print the version
+
+Exit codes: 0 ok, 1 failure, 2 bad command line, 3 bad configuration.`;
+
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...args] = argv;
+  switch (command) {
+    case 'run': {
+      const config = loadConfig(process.env);
+      return runService(config, createLogger(config.logLevel));
+    }
+    case 'produce': {
+      if (args.includes('--help') || args.includes('-h')) {
+        process.stdout.write(`${PRODUCE_USAGE}\n`);
+        return EXIT.ok;
+      }
+      const options = parseProduceArgs(args, process.env);
+      const abort = new AbortController();
+      const onSignal = () => abort.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const summary = await produce(options, abort.signal);
+      process.stdout.write(`${JSON.stringify(summary)}\n`);
+      return EXIT.ok;
+    }
+    case 'version':
+    case '--version':
+      process.stdout.write(`${version()}\n`);
+      return EXIT.ok;
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return EXIT.ok;
+    default:
+      throw new UsageError(command === undefined ? 'no command given' : `unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof ConfigErrors) {
+      process.stderr.write(`geowindow: ${error.message}\n`);
+      process.exit(EXIT.config);
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`geowindow: ${error.message}\n\n${USAGE}\n`);
+      process.exit(EXIT.usage);
+    }
+    process.stderr.write(`geowindow: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(EXIT.failure);
+  },
+);

@@ -1,0 +1,85 @@
+import { ConfigError } from '../errors.js';
+
+/**
+ * Parsers for configuration values. Each throws a ConfigError that names the
+ * variable and the values it accepts.
+ */
+export type Parser<T> = (variable: string, raw: string) => T;
+
+export function integer(min: number, max: number): Parser<number> {
+  return (variable, raw) => {
+    const text = raw.trim();
+    const value = Number(text);
+    if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
+      throw new ConfigError(variable, `expected an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+}
+
+export function oneOf<const T extends string>(values: readonly T[]): Parser<T> {
+  return (variable, raw) => {
+    const value = raw.trim() as T;
+    if (!values.includes(value)) {
+      throw new ConfigError(variable, `expected one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+}
+
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+
+export const topicName: Parser<string> = (variable, raw) => {
+  const value = raw.trim();
+  if (!TOPIC_NAME.test(value) || value === '.' || value === '..') {
+    throw new ConfigError(
+      variable,
+      `expected a Kafka topic name (1-249 characters of A-Z a-z 0-9 . _ -), got ${JSON.stringify(raw)}`,
+    );
+  }
+  return value;
+};
+
+export const groupId: Parser<string> = (variable, raw) => {
+  const value = raw.trim();
+  if (value.length === 0 || value.length > 255) {
+    throw new ConfigError(variable, 'expected a non-empty consumer group id of at most 255 characters');
+  }
+  return value;
+};
+
+const HOST_PORT = /^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})$/;
+
+export const brokerList: Parser<readonly string[]> = (variable, raw) => {
+  const brokers = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+  if (brokers.length === 0) {
+    throw new ConfigError(variable, 'expected a comma-separated list of host:port, got an empty value');
+  }
+  for (const broker of brokers) {
+    const match = HOST_PORT.exec(broker);
+    const port = Number(match?.[1]);
+    if (match === null || port < 1 || port > 65535) {
+      throw new ConfigError(variable, `expected a comma-separated list of host:port, got ${JSON.stringify(broker)}`);
+    }
+  }
+  return Object.freeze(brokers);
+};
+
+export const listenHost: Parser<string> = (variable, raw) => {
+  const value = raw.trim();
+  if (!/^[A-Za-z0-9._:-]+$/.test(value)) {
+    throw new ConfigError(variable, `expected a host name or IP address to listen on, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+};
+
+export const clientId: Parser<string> = (variable, raw) => {
+  const value = raw.trim();
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(value)) {
+    throw new ConfigError(variable, `expected 1-128 characters of A-Z a-z 0-9 . _ -, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+};

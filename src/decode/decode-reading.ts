@@ -1,0 +1,154 @@
+import { isUtf8 } from 'node:buffer';
+import type { DeadLetterReason } from './reasons.js';
+
+/**
+ * A decoded reading. The decoder fills one caller-owned instance per record
+ * instead of allocating a new one, because it runs once per record.
+ */
+export interface DecodedReading {
+  deviceId: string;
+  ts: number;
+  lon: number;
+  lat: number;
+  /** The record's `readings` object as parsed, or undefined when it has none. */
+  readings: Record<string, unknown> | undefined;
+  /** Which field failed, set only when decoding fails. */
+  detail: string;
+}
+
+export function emptyReading(): DecodedReading {
+  return { deviceId: '', ts: 0, lon: 0, lat: 0, readings: undefined, detail: '' };
+}
+
+const MAX_DEVICE_ID_LENGTH = 256;
+/** The largest time a JavaScript Date can hold, in epoch milliseconds. */
+const MAX_EPOCH_MS = 8.64e15;
+/** Calendar date and clock time with an explicit zone: ISO-8601 as sensors send it. */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+/** Tokens some encoders write for non-finite floats; JSON has none. */
+const NON_FINITE_TOKEN = /(?:^|[^A-Za-z"])-?(?:NaN|Infinity)(?:$|[^A-Za-z"])/;
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export interface DecodeLimits {
+  /** Larger values are `oversized`. */
+  readonly maxBytes: number;
+  /** More readings in one record are `too_many_readings`. */
+  readonly maxReadings: number;
+}
+
+/**
+ * Decodes one message value into `out`. Returns null when the record is a
+ * valid reading, else the reason it must be dead-lettered (with `out.detail`
+ * naming the field). Never throws on bad input.
+ */
+export function decodeReading(
+  value: Buffer | null,
+  limits: DecodeLimits,
+  out: DecodedReading,
+): DeadLetterReason | null {
+  if (value === null || value.length === 0) return fail(out, 'empty', 'value');
+  if (value.length > limits.maxBytes) return fail(out, 'oversized', `${value.length} bytes > ${limits.maxBytes}`);
+  if (!isUtf8(value)) return fail(out, 'invalid_utf8', 'value');
+  const text = value.toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return NON_FINITE_TOKEN.test(text) ? fail(out, 'non_finite', 'value') : fail(out, 'invalid_json', 'value');
+  }
+  if (!isObject(parsed)) return fail(out, 'not_an_object', 'value');
+  if (parsed.type === 'Feature') return decodeFeature(parsed, limits, out);
+  const lon = coordinate(parsed.lon, 180);
+  if (typeof lon === 'string') return fail(out, lon, 'lon');
+  const lat = coordinate(parsed.lat, 90);
+  if (typeof lat === 'string') return fail(out, lat, 'lat');
+  out.lon = lon;
+  out.lat = lat;
+  return decodeProperties(parsed, limits, out);
+}
+
+function decodeFeature(feature: Json, limits: DecodeLimits, out: DecodedReading): DeadLetterReason | null {
+  const geometry = feature.geometry;
+  if (geometry === undefined || geometry === null) return fail(out, 'missing_field', 'geometry');
+  if (!isObject(geometry)) return fail(out, 'invalid_field', 'geometry');
+  if (geometry.type !== 'Point') return fail(out, 'unsupported_geometry', String(geometry.type));
+  const coordinates = geometry.coordinates;
+  if (!Array.isArray(coordinates) || coordinates.length < 2) {
+    return fail(out, 'invalid_field', 'geometry.coordinates');
+  }
+  const lon = coordinate(coordinates[0], 180);
+  if (typeof lon === 'string') return fail(out, lon, 'geometry.coordinates[0]');
+  const lat = coordinate(coordinates[1], 90);
+  if (typeof lat === 'string') return fail(out, lat, 'geometry.coordinates[1]');
+  out.lon = lon;
+  out.lat = lat;
+  const properties = feature.properties;
+  if (properties === undefined || properties === null) return fail(out, 'missing_field', 'properties');
+  if (!isObject(properties)) return fail(out, 'invalid_field', 'properties');
+  return decodeProperties(properties, limits, out);
+}
+
+/** Device, time and readings: the fields a flat record and a Feature's properties share. */
+function decodeProperties(fields: Json, limits: DecodeLimits, out: DecodedReading): DeadLetterReason | null {
+  const deviceId = fields.device_id;
+  if (deviceId === undefined || deviceId === null) return fail(out, 'missing_field', 'device_id');
+  if (typeof deviceId !== 'string' || deviceId.length === 0 || deviceId.length > MAX_DEVICE_ID_LENGTH) {
+    return fail(out, 'invalid_field', 'device_id');
+  }
+  const tsReason = decodeTimestamp(fields.ts, out);
+  if (tsReason !== null) return tsReason;
+  const readings = fields.readings;
+  if (readings === undefined || readings === null) {
+    out.readings = undefined;
+  } else {
+    if (!isObject(readings)) return fail(out, 'invalid_field', 'readings');
+    let count = 0;
+    for (const name in readings) {
+      if (++count > limits.maxReadings) return fail(out, 'too_many_readings', `more than ${limits.maxReadings}`);
+      const reading = readings[name];
+      if (reading === null) continue; // a sensor that reported nothing this time
+      if (typeof reading !== 'number') return fail(out, 'invalid_field', `readings.${name}`);
+      if (!Number.isFinite(reading)) return fail(out, 'non_finite', `readings.${name}`);
+    }
+    out.readings = readings;
+  }
+  out.deviceId = deviceId;
+  return null;
+}
+
+/** The coordinate in degrees, or why it is not one (a string, so nothing is allocated). */
+function coordinate(value: unknown, limit: number): number | DeadLetterReason {
+  if (value === undefined || value === null) return 'missing_field';
+  if (typeof value !== 'number') return 'invalid_field';
+  if (!Number.isFinite(value)) return 'non_finite';
+  if (value < -limit || value > limit) return 'out_of_range';
+  return value;
+}
+
+function decodeTimestamp(value: unknown, out: DecodedReading): DeadLetterReason | null {
+  if (value === undefined || value === null) return fail(out, 'missing_field', 'ts');
+  let ms: number;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return fail(out, 'non_finite', 'ts');
+    ms = value;
+  } else if (typeof value === 'string') {
+    if (!ISO_8601.test(value)) return fail(out, 'invalid_field', 'ts');
+    ms = Date.parse(value);
+    if (Number.isNaN(ms)) return fail(out, 'invalid_field', 'ts');
+  } else {
+    return fail(out, 'invalid_field', 'ts');
+  }
+  if (ms < 0 || ms > MAX_EPOCH_MS) return fail(out, 'out_of_range', 'ts');
+  out.ts = ms;
+  return null;
+}
+
+function fail(out: DecodedReading, reason: DeadLetterReason, detail: string): DeadLetterReason {
+  out.detail = detail;
+  return reason;
+}

@@ -1,0 +1,88 @@
+/**
+ * Every error geowindow raises on purpose, with a stable code callers can
+ * match on instead of message text.
+ */
+export const ERROR_CODES = [
+  'GW_CONFIG_INVALID',
+  'GW_USAGE',
+  'GW_KAFKA_NOT_REACHABLE',
+  'GW_PRODUCE_FAILED',
+  'GW_COMMIT_FAILED',
+  'GW_WORKER_FAILED',
+  'GW_CHUNK_POOL_MISUSE',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class GeowindowError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A configuration value is missing or not one of the accepted values. */
+export class ConfigError extends GeowindowError {
+  readonly variable: string;
+
+  constructor(variable: string, message: string) {
+    super('GW_CONFIG_INVALID', `${variable}: ${message}`);
+    this.variable = variable;
+  }
+}
+
+/** Every bad configuration value found at start-up, reported together. */
+export class ConfigErrors extends GeowindowError {
+  readonly problems: readonly ConfigError[];
+
+  constructor(problems: readonly ConfigError[]) {
+    super('GW_CONFIG_INVALID', `invalid configuration:\n${problems.map((p) => `  ${p.message}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+/** The command line asked for something the CLI does not accept. */
+export class UsageError extends GeowindowError {
+  constructor(message: string) {
+    super('GW_USAGE', message);
+  }
+}
+
+/** An aggregate or dead-letter record could not be written after the client's retries. */
+export class ProduceError extends GeowindowError {
+  constructor(topic: string, cause: unknown) {
+    super('GW_PRODUCE_FAILED', `could not produce to ${topic}`, { cause });
+  }
+}
+
+/** Offsets could not be committed. */
+export class CommitError extends GeowindowError {
+  constructor(cause: unknown) {
+    super('GW_COMMIT_FAILED', 'could not commit offsets', { cause });
+  }
+}
+
+/** A worker task failed for a reason other than bad input. */
+export class WorkerTaskError extends GeowindowError {
+  constructor(message: string, cause: unknown) {
+    super('GW_WORKER_FAILED', message, { cause });
+  }
+}
+
+/** A chunk was released twice or released to a pool it does not belong to. */
+export class ChunkPoolError extends GeowindowError {
+  constructor(message: string) {
+    super('GW_CHUNK_POOL_MISUSE', message);
+  }
+}
+
+/** Exit codes of `geowindow`; documented in the README. */
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  config: 3,
+} as const;

@@ -1,0 +1,88 @@
+import type { Consumer, Kafka } from 'kafkajs';
+import type { OffsetCommitter } from '../pipeline/ports.js';
+import type { RecordBatch, TopicPartitionOffset } from '../pipeline/records.js';
+
+export interface ConsumerOptions {
+  readonly groupId: string;
+  readonly topic: string;
+  readonly startFrom: 'earliest' | 'latest';
+}
+
+export interface ConsumerHandlers {
+  /** Handles one partition's batch; records not marked read are fetched again. */
+  handleBatch(batch: RecordBatch): Promise<void>;
+  /** The group was (re)joined: every assigned partition is read again from its committed offset. */
+  onJoin(assigned: readonly number[]): void;
+  /** The client gave up and will not restart. */
+  onCrash(error: unknown): void;
+}
+
+/**
+ * The input side of the Kafka adapter: a group member that hands batches to
+ * the pipeline and commits only the offsets the pipeline names. Nothing is
+ * committed automatically.
+ */
+export class InputConsumer implements OffsetCommitter {
+  readonly #consumer: Consumer;
+  readonly #options: ConsumerOptions;
+  #joined = false;
+
+  constructor(kafka: Kafka, options: ConsumerOptions) {
+    this.#options = options;
+    this.#consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
+  }
+
+  /** True once the consumer has joined its group and holds an assignment. */
+  get joined(): boolean {
+    return this.#joined;
+  }
+
+  async start(handlers: ConsumerHandlers): Promise<void> {
+    const consumer = this.#consumer;
+    const { topic } = this.#options;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.#joined = true;
+      handlers.onJoin(payload.memberAssignment[topic] ?? []);
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.#joined = false;
+      if (!payload.restart) handlers.onCrash(payload.error);
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: this.#options.startFrom === 'earliest' });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: ({ batch, heartbeat, isRunning, isStale, resolveOffset }) =>
+        handlers.handleBatch({
+          topic: batch.topic,
+          partition: batch.partition,
+          records: batch.messages,
+          heartbeat,
+          isActive: () => isRunning() && !isStale(),
+          markRead: resolveOffset,
+        }),
+    });
+  }
+
+  async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    await this.#consumer.commitOffsets(
+      offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset: String(offset) })),
+    );
+  }
+
+  /** Stops fetching every partition of the input topic; a batch in progress runs on. */
+  pauseAll(): void {
+    this.#consumer.pause([{ topic: this.#options.topic }]);
+  }
+
+  resumeAll(): void {
+    this.#consumer.resume([{ topic: this.#options.topic }]);
+  }
+
+  /** Leaves the group and closes the connections. */
+  async disconnect(): Promise<void> {
+    this.#joined = false;
+    await this.#consumer.disconnect();
+  }
+}

@@ -1,0 +1,90 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DEAD_LETTER_REASONS } from './decode/reasons.js';
+import { WINDOW_CLOSE_REASONS } from './windows/count-window.js';
+
+/** Latency buckets from 1 ms to ~30 s: windows close in milliseconds but wait behind backpressure. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/**
+ * Every metric geowindow exports, created once on the registry passed in,
+ * with help text. Workers do not touch these: they report in their results.
+ */
+export interface PoolGauges {
+  readonly free: number;
+  readonly inUse: number;
+}
+
+export function createMetrics(registry: Registry = new Registry(), pool?: PoolGauges) {
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const metrics = {
+    registry,
+    recordsIn: new Counter({
+      name: 'geowindow_records_in_total',
+      help: 'Records read from the input topic.',
+      registers,
+    }),
+    deadLettered: new Counter({
+      name: 'geowindow_records_dead_lettered_total',
+      help: 'Records written to the dead-letter topic, by reason.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    windowsEmitted: new Counter({
+      name: 'geowindow_windows_emitted_total',
+      help: 'Window aggregates written to the output topic and acknowledged, by what closed the window.',
+      labelNames: ['closed_by'] as const,
+      registers,
+    }),
+    recordsAggregated: new Counter({
+      name: 'geowindow_records_aggregated_total',
+      help: 'Records counted in acknowledged window aggregates.',
+      registers,
+    }),
+    windowLatency: new Histogram({
+      name: 'geowindow_window_processing_seconds',
+      help: 'Time from closing a window to the acknowledgement of its aggregate.',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    aggregationSeconds: new Histogram({
+      name: 'geowindow_aggregation_seconds',
+      help: 'Time a worker took to aggregate one chunk, queueing included.',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    commits: new Counter({
+      name: 'geowindow_commits_total',
+      help: 'Offset commits, by result.',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    chunksInUse: new Gauge({
+      name: 'geowindow_chunk_pool_in_use',
+      help: 'Chunks of the fixed pool holding records (open or being aggregated).',
+      registers,
+      collect() {
+        if (pool !== undefined) this.set(pool.inUse);
+      },
+    }),
+    chunksFree: new Gauge({
+      name: 'geowindow_chunk_pool_free',
+      help: 'Chunks of the fixed pool free for new windows.',
+      registers,
+      collect() {
+        if (pool !== undefined) this.set(pool.free);
+      },
+    }),
+    chunkWaits: new Counter({
+      name: 'geowindow_chunk_pool_waits_total',
+      help: 'Times a batch waited for a free chunk (backpressure).',
+      registers,
+    }),
+  };
+  for (const reason of DEAD_LETTER_REASONS) metrics.deadLettered.inc({ reason }, 0);
+  for (const closedBy of WINDOW_CLOSE_REASONS) metrics.windowsEmitted.inc({ closed_by: closedBy }, 0);
+  for (const result of ['ok', 'failed']) metrics.commits.inc({ result }, 0);
+  return metrics;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,259 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Chunk } from '../chunks/chunk.js';
+import type { ChunkPool } from '../chunks/chunk-pool.js';
+import { decodeReading, emptyReading, type DecodeLimits } from '../decode/decode-reading.js';
+import type { Metrics } from '../metrics.js';
+import type { WindowCloseReason } from '../windows/count-window.js';
+import { PartitionStream, type StreamContext } from './partition-stream.js';
+import type { Aggregator, OffsetCommitter, RecordSink } from './ports.js';
+import type { RecordBatch, TopicPartitionOffset } from './records.js';
+
+/** How often a batch waiting for a free chunk heartbeats and looks again. */
+const CHUNK_WAIT_SLICE_MS = 1000;
+/** How often a drain checks whether every window is acknowledged. */
+const DRAIN_POLL_MS = 20;
+
+export interface PipelineOptions {
+  readonly pool: ChunkPool;
+  readonly aggregator: Aggregator;
+  readonly sink: RecordSink;
+  readonly committer: OffsetCommitter;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly outputTopic: string;
+  readonly dlqTopic: string;
+  readonly windowSize: number;
+  readonly windowIdleMs: number;
+  readonly limits: DecodeLimits;
+  readonly now?: () => number;
+}
+
+/**
+ * The main-thread flow, from fetched records to committed offsets:
+ * decode -> pack into a window's chunk -> aggregate in a worker -> write the
+ * aggregate (or the dead letter) -> commit offsets whose records are all
+ * acknowledged. It knows nothing of the Kafka client; the service feeds it
+ * batches and gives it ports to write and commit through.
+ *
+ * Batches are handled one at a time (the consumer runs one partition's batch
+ * at once), which lets decoding reuse one scratch reading.
+ */
+export class Pipeline {
+  readonly #options: PipelineOptions;
+  readonly #ctx: StreamContext;
+  readonly #streams = new Map<string, PartitionStream>();
+  readonly #scratch = emptyReading();
+  #failure: unknown;
+  #failureListener: ((error: unknown) => void) | undefined;
+  #committing: Promise<void> | undefined;
+  #accepting = true;
+  #inBatch: Promise<void> | undefined;
+
+  constructor(options: PipelineOptions) {
+    this.#options = options;
+    this.#ctx = {
+      pool: options.pool,
+      aggregator: options.aggregator,
+      sink: options.sink,
+      metrics: options.metrics,
+      outputTopic: options.outputTopic,
+      dlqTopic: options.dlqTopic,
+      windowSize: options.windowSize,
+      now: options.now ?? Date.now,
+      fail: (error) => this.#fail(error),
+    };
+  }
+
+  /** Called once with the first error that makes going on unsafe (an output could not be written). */
+  onFailure(listener: (error: unknown) => void): void {
+    this.#failureListener = listener;
+  }
+
+  get failed(): boolean {
+    return this.#failure !== undefined;
+  }
+
+  handleBatch(batch: RecordBatch): Promise<void> {
+    const run = this.#handleBatch(batch);
+    this.#inBatch = run;
+    return run.finally(() => {
+      if (this.#inBatch === run) this.#inBatch = undefined;
+    });
+  }
+
+  async #handleBatch(batch: RecordBatch): Promise<void> {
+    if (!this.#accepting || this.#failure !== undefined) return;
+    const stream = this.#stream(batch.topic, batch.partition);
+    const { limits } = this.#options;
+    const scratch = this.#scratch;
+    let lastRead: string | undefined;
+    let read = 0;
+    for (const record of batch.records) {
+      const offset = Number(record.offset);
+      const reason = decodeReading(record.value, limits, scratch);
+      if (reason !== null) {
+        stream.deadLetter(record, offset, reason, scratch.detail);
+      } else if (stream.openWindow === undefined || !stream.append(scratch, offset)) {
+        if (!(await this.#appendToNewWindow(stream, batch, offset))) break;
+      }
+      lastRead = record.offset;
+      read++;
+    }
+    this.#options.metrics.recordsIn.inc(read);
+    // Only what was packed or dead-lettered counts as read; the rest is fetched again.
+    if (lastRead !== undefined) batch.markRead(lastRead);
+  }
+
+  /** Slow path: the partition has no open window, or its window has no column left. */
+  async #appendToNewWindow(stream: PartitionStream, batch: RecordBatch, offset: number): Promise<boolean> {
+    stream.close('columns_full');
+    const chunk = await this.#acquireChunk(batch);
+    if (chunk === undefined) return false;
+    if (stream.discarded) {
+      this.#options.pool.release(chunk);
+      return false;
+    }
+    stream.open(chunk, offset);
+    stream.append(this.#scratch, offset);
+    return true;
+  }
+
+  /** A free chunk, waiting (and heartbeating) while there is none; undefined if the batch must stop. */
+  async #acquireChunk(batch: RecordBatch): Promise<Chunk | undefined> {
+    const { pool, metrics } = this.#options;
+    for (;;) {
+      const chunk = pool.acquire();
+      if (chunk !== undefined) return chunk;
+      metrics.chunkWaits.inc();
+      if (this.#chunksBeingAggregated() === 0) this.#closeOldestOpenWindow();
+      const slice = new AbortController();
+      await Promise.race([pool.whenReleased(), sleep(CHUNK_WAIT_SLICE_MS, undefined, { signal: slice.signal }).catch(() => undefined)]);
+      slice.abort();
+      await batch.heartbeat();
+      if (!batch.isActive() || !this.#accepting || this.#failure !== undefined) return undefined;
+    }
+  }
+
+  #chunksBeingAggregated(): number {
+    let open = 0;
+    for (const stream of this.#streams.values()) if (stream.openWindow !== undefined) open++;
+    return this.#options.pool.inUse - open;
+  }
+
+  /** Every chunk is held by an open window and none will come back by itself: free the oldest. */
+  #closeOldestOpenWindow(): void {
+    let oldest: PartitionStream | undefined;
+    for (const stream of this.#streams.values()) {
+      const window = stream.openWindow;
+      if (window !== undefined && (oldest === undefined || window.lastAppendAt < oldest.openWindow!.lastAppendAt)) {
+        oldest = stream;
+      }
+    }
+    if (oldest !== undefined) {
+      this.#options.logger.warn(
+        { partition: oldest.partition, poolSize: this.#options.pool.size, assigned: this.#streams.size },
+        'chunk pool exhausted by open windows; closing the oldest as partial (raise CHUNK_POOL_SIZE)',
+      );
+      oldest.close('pool_exhausted');
+    }
+  }
+
+  /** Emits, as partial, every window that received nothing for WINDOW_IDLE_MS. */
+  closeIdleWindows(): void {
+    const now = this.#ctx.now();
+    for (const stream of this.#streams.values()) {
+      const window = stream.openWindow;
+      if (window !== undefined && now - window.lastAppendAt >= this.#options.windowIdleMs) stream.close('idle');
+    }
+  }
+
+  /**
+   * Commits, per partition, the offsets whose records are all in an
+   * acknowledged output. Never overlaps itself; never runs after a failure.
+   */
+  commit(): Promise<void> {
+    this.#committing ??= this.#commit().finally(() => {
+      this.#committing = undefined;
+    });
+    return this.#committing;
+  }
+
+  async #commit(): Promise<void> {
+    if (this.#failure !== undefined) return;
+    // Step 1: aggregates and dead letters were sent as their windows closed;
+    // their acknowledgements mark work done in each partition's tracker.
+    // Step 2: per partition, the committable offset is the first offset of
+    // the oldest work not yet acknowledged (or one past the last record).
+    const offsets: TopicPartitionOffset[] = [];
+    const streams: [PartitionStream, number][] = [];
+    for (const stream of this.#streams.values()) {
+      const offset = stream.tracker.committable();
+      if (offset !== undefined && (stream.committed === undefined || offset > stream.committed)) {
+        offsets.push({ topic: stream.topic, partition: stream.partition, offset });
+        streams.push([stream, offset]);
+      }
+    }
+    if (offsets.length === 0) return;
+    // Step 3: commit those offsets (the next offset to read, as Kafka expects).
+    try {
+      await this.#options.committer.commit(offsets);
+      this.#options.metrics.commits.inc({ result: 'ok' });
+      for (const [stream, offset] of streams) stream.committed = offset;
+    } catch (error) {
+      // A rebalance makes commits fail until the group settles; the next commit retries.
+      this.#options.metrics.commits.inc({ result: 'failed' });
+      this.#options.logger.warn({ err: error }, 'offset commit failed; will retry');
+    }
+  }
+
+  /**
+   * The group was rebalanced: the client reads every assigned partition again
+   * from its committed offset, so all uncommitted state is dropped. Windows
+   * re-formed from the same records have the same identity.
+   */
+  resetAssignment(): void {
+    for (const stream of this.#streams.values()) stream.discard();
+    this.#streams.clear();
+  }
+
+  /** Stops taking records; a batch in progress stops at its next wait. */
+  async stopAccepting(): Promise<void> {
+    this.#accepting = false;
+    await this.#inBatch;
+  }
+
+  /** Emits every open window as partial. */
+  closeAllWindows(closedBy: WindowCloseReason): void {
+    for (const stream of this.#streams.values()) stream.close(closedBy);
+  }
+
+  /** Resolves true once every closed window and dead letter is acknowledged, false on timeout or failure. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = this.#ctx.now() + timeoutMs;
+    for (;;) {
+      if (this.#failure !== undefined) return false;
+      let pending = 0;
+      for (const stream of this.#streams.values()) pending += stream.pendingWork - (stream.openWindow ? 1 : 0);
+      if (pending === 0) return true;
+      if (this.#ctx.now() >= deadline) return false;
+      await sleep(DRAIN_POLL_MS);
+    }
+  }
+
+  #stream(topic: string, partition: number): PartitionStream {
+    const key = `${topic}\u0000${partition}`;
+    let stream = this.#streams.get(key);
+    if (stream === undefined) {
+      stream = new PartitionStream(topic, partition, this.#ctx);
+      this.#streams.set(key, stream);
+    }
+    return stream;
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error ?? new Error('unknown pipeline failure');
+    this.#failureListener?.(this.#failure);
+  }
+}

@@ -1,0 +1,135 @@
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { WorkerPool } from './aggregation/worker-pool.js';
+import { ChunkPool } from './chunks/chunk-pool.js';
+import type { Config } from './config/config.js';
+import { EXIT } from './errors.js';
+import { startHttpServer } from './http/server.js';
+import { createKafka } from './kafka/client.js';
+import { InputConsumer } from './kafka/consumer.js';
+import { BatchingSink } from './kafka/producer.js';
+import { createMetrics } from './metrics.js';
+import { Pipeline } from './pipeline/pipeline.js';
+
+/** Idle windows are looked for this often at most, so a short WINDOW_IDLE_MS is honoured closely. */
+const MAX_IDLE_SWEEP_MS = 1000;
+
+/**
+ * Wires the service together and runs it until a signal or a failure.
+ * Resolves with the process exit code.
+ */
+export async function runService(config: Config, logger: Logger): Promise<number> {
+  const chunks = new ChunkPool(config.chunkPoolSize, config.chunkSize, config.readingColumns);
+  const metrics = createMetrics(new Registry(), chunks);
+  const workers = new WorkerPool({ threads: config.workers, logger });
+  const kafka = createKafka({ brokers: config.brokers, clientId: config.clientId, logger });
+  const sink = new BatchingSink(kafka);
+  const consumer = new InputConsumer(kafka, {
+    groupId: config.groupId,
+    topic: config.inputTopic,
+    startFrom: config.startFrom,
+  });
+  const pipeline = new Pipeline({
+    pool: chunks,
+    aggregator: workers,
+    sink,
+    committer: consumer,
+    metrics,
+    logger,
+    outputTopic: config.outputTopic,
+    dlqTopic: config.dlqTopic,
+    windowSize: config.chunkSize,
+    windowIdleMs: config.windowIdleMs,
+    limits: { maxBytes: config.maxMessageBytes, maxReadings: config.readingColumns },
+  });
+  logger.info(
+    {
+      inputTopic: config.inputTopic,
+      outputTopic: config.outputTopic,
+      dlqTopic: config.dlqTopic,
+      groupId: config.groupId,
+      workers: config.workers,
+      chunkSize: config.chunkSize,
+      chunkPool: { chunks: chunks.size, bytesPerChunk: chunks.chunkBytes, totalBytes: chunks.size * chunks.chunkBytes },
+    },
+    'starting geowindow',
+  );
+
+  let crashed = false;
+  const http = await startHttpServer({
+    host: config.metricsHost,
+    port: config.metricsPort,
+    registry: metrics.registry,
+    live: () => !crashed && !pipeline.failed,
+    ready: () => consumer.joined && !pipeline.failed,
+  });
+  logger.info({ port: http.port }, 'serving /metrics, /healthz and /readyz');
+
+  let resolveExit!: (code: number) => void;
+  const exited = new Promise<number>((resolve) => (resolveExit = resolve));
+  let stopping = false;
+  const timers: NodeJS.Timeout[] = [];
+
+  const stop = async (reason: string, code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    const clean = code === EXIT.ok;
+    logger.info({ reason }, clean ? 'stopping: draining open windows' : 'stopping without committing');
+    // Step 1: stop fetching and let the batch in progress finish.
+    try {
+      consumer.pauseAll();
+    } catch {
+      // Not running yet: nothing to pause.
+    }
+    await pipeline.stopAccepting();
+    // Step 2: emit open windows as partial and wait for every acknowledgement.
+    // Step 3: commit what is acknowledged. Neither happens after a failure:
+    // the records are read again by whoever takes the partitions next.
+    if (clean && !pipeline.failed) {
+      pipeline.closeAllWindows('shutdown');
+      const drained = await pipeline.drain(config.shutdownGraceMs);
+      if (!drained) logger.warn({ graceMs: config.shutdownGraceMs }, 'grace time over before every window was written');
+      await pipeline.commit();
+    }
+    for (const timer of timers) clearInterval(timer);
+    // Step 4: close everything; a failure to close is logged, not fatal.
+    const results = await Promise.allSettled([consumer.disconnect(), sink.disconnect(), workers.destroy(), http.close()]);
+    for (const result of results) if (result.status === 'rejected') logger.warn({ err: result.reason }, 'error while closing');
+    logger.info({ exitCode: code }, 'stopped');
+    resolveExit(code);
+  };
+
+  const onSignal = (signal: NodeJS.Signals) => void stop(signal, EXIT.ok);
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  pipeline.onFailure((error) => {
+    logger.fatal({ err: error }, 'an output could not be written; stopping without committing');
+    void stop('pipeline failure', EXIT.failure);
+  });
+
+  try {
+    await sink.connect();
+    timers.push(setInterval(() => void pipeline.commit(), config.commitIntervalMs));
+    const sweepMs = Math.max(10, Math.min(MAX_IDLE_SWEEP_MS, Math.floor(config.windowIdleMs / 4)));
+    timers.push(setInterval(() => pipeline.closeIdleWindows(), sweepMs));
+    await consumer.start({
+      handleBatch: (batch) => pipeline.handleBatch(batch),
+      onJoin: (assigned) => {
+        logger.info({ assigned }, 'joined the consumer group');
+        pipeline.resetAssignment();
+      },
+      onCrash: (error) => {
+        crashed = true;
+        logger.fatal({ err: error }, 'the Kafka consumer crashed');
+        void stop('consumer crash', EXIT.failure);
+      },
+    });
+  } catch (error) {
+    logger.fatal({ err: error }, 'could not start');
+    void stop('start-up failure', EXIT.failure);
+  }
+  const code = await exited;
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  return code;
+}

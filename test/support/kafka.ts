@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+
+export interface ReadRecord {
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: IHeaders;
+}
+
+export function kafkaFor(brokers: string): Kafka {
+  return new Kafka({ brokers: brokers.split(','), clientId: 'geowindow-test', logLevel: logLevel.NOTHING });
+}
+
+/** Topic names no other test (or earlier run) uses. */
+export function uniqueTopics<const T extends string>(...roles: T[]): Record<T, string> {
+  const run = randomUUID().slice(0, 8);
+  return Object.fromEntries(roles.map((role) => [role, `gw-test-${run}-${role}`])) as Record<T, string>;
+}
+
+export async function createTopics(brokers: string, topics: Record<string, number>): Promise<void> {
+  const admin = kafkaFor(brokers).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: Object.entries(topics).map(([topic, numPartitions]) => ({ topic, numPartitions, replicationFactor: 1 })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** High watermark of every partition of a topic. */
+export async function endOffsets(brokers: string, topic: string): Promise<Map<number, number>> {
+  const admin = kafkaFor(brokers).admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The group's committed offset per partition (-1 when none). */
+export async function committedOffsets(brokers: string, groupId: string, topic: string): Promise<Map<number, number>> {
+  const admin = kafkaFor(brokers).admin();
+  await admin.connect();
+  try {
+    const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map((result?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Every record of a topic up to its current end, in partition and offset order. */
+export async function readAll(brokers: string, topic: string): Promise<ReadRecord[]> {
+  const ends = await endOffsets(brokers, topic);
+  const expected = [...ends.values()].reduce((a, b) => a + b, 0);
+  const records: ReadRecord[] = [];
+  if (expected === 0) return records;
+  const consumer = kafkaFor(brokers).consumer({ groupId: `gw-test-reader-${randomUUID()}` });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`read ${records.length} of ${expected} records of ${topic}`)), 60_000);
+      consumer
+        .run({
+          eachMessage: async ({ partition, message }) => {
+            if (Number(message.offset) >= (ends.get(partition) ?? 0)) return;
+            records.push({
+              partition,
+              offset: Number(message.offset),
+              key: message.key,
+              value: message.value,
+              headers: message.headers ?? {},
+            });
+            if (records.length === expected) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+}
+
+export function header(record: ReadRecord, name: string): string | undefined {
+  const value = record.headers[name];
+  if (value === undefined) return undefined;
+  return (Array.isArray(value) ? value[0] : value)?.toString();
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  intervalMs = 500,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

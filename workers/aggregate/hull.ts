@@ -1,0 +1,26 @@
+import { area } from '@turf/area';
+import { convex } from '@turf/convex';
+import type { MultiPoint, Polygon } from 'geojson';
+import { shortestFloat32 } from './float32.js';
+
+export interface HullSummary {
+  readonly hull: Polygon | null;
+  readonly areaM2: number;
+}
+
+/**
+ * Convex hull and its geodesic area with turf, fed one MultiPoint of plain
+ * coordinate pairs: a GeoJSON Feature per point would cost ~240 bytes of heap
+ * per point for nothing. Points that span no area (one point, a line) have no
+ * hull.
+ */
+export function convexHull(lon: Float32Array, lat: Float32Array, count: number): HullSummary {
+  const coordinates: number[][] = new Array<number[]>(count);
+  for (let i = 0; i < count; i++) coordinates[i] = [lon[i]!, lat[i]!];
+  const points: MultiPoint = { type: 'MultiPoint', coordinates };
+  const feature = convex(points);
+  if (feature === null) return { hull: null, areaM2: 0 };
+  const ring = feature.geometry.coordinates[0]!.map(([x, y]) => [shortestFloat32(x!), shortestFloat32(y!)]);
+  const hull: Polygon = { type: 'Polygon', coordinates: [ring] };
+  return { hull, areaM2: area(feature) };
+}
