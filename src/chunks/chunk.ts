@@ -43,9 +43,10 @@ export class Chunk {
     return this.#deviceIndex.size;
   }
 
-  /** Packs one reading into the next row. The caller checks `full` first. */
+  /** Packs one reading into the next row. */
   append(reading: DecodedReading): AppendResult {
     const { capacity, readingColumns } = this.layout;
+    if (this.#count === capacity) throw new RangeError(`chunk ${this.id} is full (${capacity} rows)`);
     const readings = reading.readings;
     if (readings !== undefined) {
       // The decoder has capped the readings per record at readingColumns, so

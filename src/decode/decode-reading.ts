@@ -139,13 +139,24 @@ function decodeTimestamp(value: unknown, out: DecodedReading): DeadLetterReason 
   } else if (typeof value === 'string') {
     if (!ISO_8601.test(value)) return fail(out, 'invalid_field', 'ts');
     ms = Date.parse(value);
-    if (Number.isNaN(ms)) return fail(out, 'invalid_field', 'ts');
+    if (Number.isNaN(ms) || !isCalendarDay(value)) return fail(out, 'invalid_field', 'ts');
   } else {
     return fail(out, 'invalid_field', 'ts');
   }
   if (ms < 0 || ms > MAX_EPOCH_MS) return fail(out, 'out_of_range', 'ts');
   out.ts = ms;
   return null;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Date.parse rolls a day past the month's end over (2023-02-29 becomes 03-01); that is no date a clock sent. */
+function isCalendarDay(iso: string): boolean {
+  const year = Number(iso.slice(0, 4));
+  const month = Number(iso.slice(5, 7));
+  const day = Number(iso.slice(8, 10));
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!);
 }
 
 function fail(out: DecodedReading, reason: DeadLetterReason, detail: string): DeadLetterReason {

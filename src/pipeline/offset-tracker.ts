@@ -29,7 +29,10 @@ export class OffsetTracker {
 
   /** Work not yet done. */
   get pending(): number {
-    return this.#queue.length - this.#head;
+    // Done work stays queued until committable() passes it, so count, not subtract.
+    let pending = 0;
+    for (let i = this.#head; i < this.#queue.length; i++) if (!this.#queue[i]!.done) pending++;
+    return pending;
   }
 
   /** The offset to commit (the next record to read), or undefined before any record. */

@@ -21,6 +21,19 @@ export function convexHull(lon: Float32Array, lat: Float32Array, count: number):
   const feature = convex(points);
   if (feature === null) return { hull: null, areaM2: 0 };
   const ring = feature.geometry.coordinates[0]!.map(([x, y]) => [shortestFloat32(x!), shortestFloat32(y!)]);
+  // RFC 7946: an exterior ring runs counter-clockwise; turf's hull runs clockwise.
+  if (signedArea(ring) < 0) ring.reverse();
   const hull: Polygon = { type: 'Polygon', coordinates: [ring] };
   return { hull, areaM2: area(feature) };
+}
+
+/** Twice the planar signed area of a closed ring: positive when counter-clockwise. */
+function signedArea(ring: number[][]): number {
+  let sum = 0;
+  for (let i = 0; i + 1 < ring.length; i++) {
+    const [x1, y1] = ring[i]!;
+    const [x2, y2] = ring[i + 1]!;
+    sum += x1! * y2! - x2! * y1!;
+  }
+  return sum;
 }

@@ -1,4 +1,5 @@
 import type { ReadingStats } from '../../src/protocol/messages.js';
+import { shortestFloat32 } from './float32.js';
 
 /**
  * count/min/max/mean of every named reading column over the first `count`
@@ -10,7 +11,8 @@ export function summarizeReadings(
   count: number,
   names: readonly string[],
 ): Record<string, ReadingStats> {
-  const result: Record<string, ReadingStats> = {};
+  // No prototype: a reading named "__proto__" is a reading like any other.
+  const result = Object.create(null) as Record<string, ReadingStats>;
   for (let column = 0; column < names.length; column++) {
     const start = column * capacity;
     let present = 0;
@@ -28,7 +30,7 @@ export function summarizeReadings(
     result[names[column]!] =
       present === 0
         ? { count: 0, min: null, max: null, mean: null }
-        : { count: present, min, max, mean: sum / present };
+        : { count: present, min: shortestFloat32(min), max: shortestFloat32(max), mean: sum / present };
   }
   return result;
 }

@@ -1,0 +1,325 @@
+import { describe, expect, it } from 'vitest';
+import { decodeReading, emptyReading, type DecodedReading, type DecodeLimits } from '../../src/decode/decode-reading.js';
+import type { DeadLetterReason } from '../../src/decode/reasons.js';
+import { jsonBytes } from './helpers.js';
+
+const LIMITS: DecodeLimits = { maxBytes: 1024, maxReadings: 4 };
+
+/** 2024-06-01T12:00:00Z, the time of the flat test record. */
+const JUNE_FIRST_NOON = Date.UTC(2024, 5, 1, 12, 0, 0);
+
+function flat(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { device_id: 'dev-7', ts: JUNE_FIRST_NOON, lat: 47.3769, lon: 8.5417, readings: { temp_c: 21.5 }, ...overrides };
+}
+
+function without(record: Record<string, unknown>, field: string): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([key]) => key !== field));
+}
+
+function feature(geometry: unknown, properties: unknown): Record<string, unknown> {
+  const record: Record<string, unknown> = { type: 'Feature' };
+  if (geometry !== undefined) record.geometry = geometry;
+  if (properties !== undefined) record.properties = properties;
+  return record;
+}
+
+function decode(value: Buffer | null, limits: DecodeLimits = LIMITS): { reason: DeadLetterReason | null; out: DecodedReading } {
+  const out = emptyReading();
+  return { reason: decodeReading(value, limits, out), out };
+}
+
+/** Decodes text that must be refused, returning the reason and the detail. */
+function refusal(value: Buffer | string | null | Record<string, unknown>, limits: DecodeLimits = LIMITS) {
+  const bytes = value === null || Buffer.isBuffer(value) ? value : typeof value === 'string' ? Buffer.from(value) : jsonBytes(value);
+  const { reason, out } = decode(bytes, limits);
+  return { reason, detail: out.detail };
+}
+
+describe('decodeReading: valid records', () => {
+  it('decodes a flat record with an epoch-millisecond ts', () => {
+    const { reason, out } = decode(jsonBytes(flat()));
+    expect(reason).toBeNull();
+    expect(out).toMatchObject({ deviceId: 'dev-7', ts: JUNE_FIRST_NOON, lat: 47.3769, lon: 8.5417 });
+    expect(out.readings).toEqual({ temp_c: 21.5 });
+  });
+
+  it.each([
+    ['UTC with Z', '2024-06-01T12:00:00Z', JUNE_FIRST_NOON],
+    ['a +02:00 offset (two hours ahead of UTC)', '2024-06-01T14:00:00+02:00', JUNE_FIRST_NOON],
+    ['a -0530 offset without colon', '2024-06-01T06:30:00-0530', JUNE_FIRST_NOON],
+    ['fractional seconds', '2024-06-01T12:00:00.250Z', JUNE_FIRST_NOON + 250],
+    ['no seconds', '2024-06-01T12:00Z', JUNE_FIRST_NOON],
+    ['a leap day in a leap year', '2024-02-29T00:00:00Z', Date.UTC(2024, 1, 29)],
+    ['a leap day of a century divisible by 400', '2000-02-29T00:00:00Z', Date.UTC(2000, 1, 29)],
+  ])('decodes an ISO-8601 ts string with %s', (_, ts, expected) => {
+    const { reason, out } = decode(jsonBytes(flat({ ts })));
+    expect(reason).toBeNull();
+    expect(out.ts).toBe(expected);
+  });
+
+  it('decodes a GeoJSON Point Feature: coordinates are [lon, lat], fields come from properties', () => {
+    const { reason, out } = decode(
+      jsonBytes(
+        feature(
+          { type: 'Point', coordinates: [8.5417, 47.3769] },
+          { device_id: 'dev-9', ts: '2024-06-01T12:00:00Z', readings: { pm25: 12, no2: 30.5 } },
+        ),
+      ),
+    );
+    expect(reason).toBeNull();
+    expect(out).toMatchObject({ deviceId: 'dev-9', ts: JUNE_FIRST_NOON, lon: 8.5417, lat: 47.3769 });
+    expect(out.readings).toEqual({ pm25: 12, no2: 30.5 });
+  });
+
+  it('accepts a Point with an altitude as third coordinate', () => {
+    const { reason, out } = decode(
+      jsonBytes(feature({ type: 'Point', coordinates: [-0.1276, 51.5072, 35] }, { device_id: 'd', ts: 0 })),
+    );
+    expect(reason).toBeNull();
+    expect([out.lon, out.lat]).toEqual([-0.1276, 51.5072]);
+  });
+
+  it('keeps readings whose value is null (the sensor reported nothing)', () => {
+    const { reason, out } = decode(jsonBytes(flat({ readings: { temp_c: 19, humidity: null } })));
+    expect(reason).toBeNull();
+    expect(out.readings).toEqual({ temp_c: 19, humidity: null });
+  });
+
+  it.each([
+    ['absent', undefined],
+    ['null', null],
+  ])('leaves readings undefined when they are %s', (_, readings) => {
+    const record = readings === undefined ? without(flat(), 'readings') : flat({ readings });
+    const { reason, out } = decode(jsonBytes(record));
+    expect(reason).toBeNull();
+    expect(out.readings).toBeUndefined();
+  });
+
+  it('accepts an empty readings object', () => {
+    const { reason, out } = decode(jsonBytes(flat({ readings: {} })));
+    expect(reason).toBeNull();
+    expect(out.readings).toEqual({});
+  });
+
+  it('accepts a value of exactly maxBytes', () => {
+    const text = JSON.stringify(flat());
+    const padded = Buffer.from(text + ' '.repeat(LIMITS.maxBytes - Buffer.byteLength(text)));
+    expect(padded.length).toBe(LIMITS.maxBytes);
+    expect(decode(padded).reason).toBeNull();
+  });
+
+  it('accepts exactly maxReadings readings', () => {
+    const readings = { a: 1, b: 2, c: 3, d: 4 };
+    expect(Object.keys(readings)).toHaveLength(LIMITS.maxReadings);
+    expect(decode(jsonBytes(flat({ readings }))).reason).toBeNull();
+  });
+
+  it.each([
+    ['lat', -90],
+    ['lat', 90],
+    ['lon', -180],
+    ['lon', 180],
+  ])('accepts the boundary value %s = %d', (field, value) => {
+    const { reason, out } = decode(jsonBytes(flat({ [field]: value })));
+    expect(reason).toBeNull();
+    expect(out[field as 'lat' | 'lon']).toBe(value);
+  });
+
+  it('accepts ts 0 (the epoch itself)', () => {
+    const { reason, out } = decode(jsonBytes(flat({ ts: 0 })));
+    expect(reason).toBeNull();
+    expect(out.ts).toBe(0);
+  });
+
+  it('reuses the caller-owned out object: a second record overwrites every field', () => {
+    const out = emptyReading();
+    expect(decodeReading(jsonBytes(flat()), LIMITS, out)).toBeNull();
+    const second = {
+      device_id: 'dev-2',
+      ts: '2020-01-01T00:00:00Z',
+      lat: -33.8688,
+      lon: 151.2093,
+    };
+    expect(decodeReading(jsonBytes(second), LIMITS, out)).toBeNull();
+    expect(out).toEqual({
+      deviceId: 'dev-2',
+      ts: Date.UTC(2020, 0, 1),
+      lat: -33.8688,
+      lon: 151.2093,
+      readings: undefined,
+      detail: '',
+    });
+  });
+});
+
+describe('decodeReading: bad input', () => {
+  it.each([
+    ['null', null],
+    ['zero-length', Buffer.alloc(0)],
+  ])('refuses a %s value as empty', (_, value) => {
+    expect(refusal(value)).toEqual({ reason: 'empty', detail: 'value' });
+  });
+
+  it('refuses a value larger than maxBytes as oversized, naming both sizes', () => {
+    const text = JSON.stringify(flat());
+    const value = Buffer.from(text + ' '.repeat(LIMITS.maxBytes + 1 - Buffer.byteLength(text)));
+    expect(refusal(value)).toEqual({ reason: 'oversized', detail: `${LIMITS.maxBytes + 1} bytes > ${LIMITS.maxBytes}` });
+  });
+
+  it('checks the size before parsing: an oversized value is refused even if it is not JSON', () => {
+    expect(refusal(Buffer.alloc(2000, 0xff))).toEqual({ reason: 'oversized', detail: '2000 bytes > 1024' });
+  });
+
+  it.each([
+    ['a lone 0xff byte', Buffer.from([0x7b, 0xff, 0x7d])],
+    ['a truncated two-byte sequence', Buffer.concat([Buffer.from('{"device_id":"caf'), Buffer.from([0xc3])])],
+    ['a UTF-16 surrogate encoded as UTF-8', Buffer.from([0x22, 0xed, 0xa0, 0x80, 0x22])],
+  ])('refuses bytes that are not UTF-8 (%s)', (_, value) => {
+    expect(refusal(value)).toEqual({ reason: 'invalid_utf8', detail: 'value' });
+  });
+
+  it.each([
+    ['a truncated object', '{"device_id": "d1", "ts": 1'],
+    ['single quotes', "{'device_id': 'd1'}"],
+    ['a trailing comma', '{"device_id": "d1",}'],
+    ['plain text', 'hello'],
+  ])('refuses malformed JSON (%s)', (_, text) => {
+    expect(refusal(text)).toEqual({ reason: 'invalid_json', detail: 'value' });
+  });
+
+  it.each([
+    ['NaN as a coordinate', '{"device_id":"d","ts":1,"lat":NaN,"lon":1}'],
+    ['Infinity as a reading', '{"device_id":"d","ts":1,"lat":1,"lon":1,"readings":{"t":Infinity}}'],
+    ['-Infinity as a reading', '{"device_id":"d","ts":1,"lat":1,"lon":1,"readings":{"t":-Infinity}}'],
+    ['NaN inside an array', '{"device_id":"d","ts":1,"lat":1,"lon":1,"x":[1,NaN]}'],
+  ])('refuses %s as non_finite, not as invalid JSON', (_, text) => {
+    expect(refusal(text)).toEqual({ reason: 'non_finite', detail: 'value' });
+  });
+
+  it('does not mistake NaN inside a string of otherwise broken JSON for a non-finite number', () => {
+    expect(refusal('{"device_id":"NaN", "ts": }')).toEqual({ reason: 'invalid_json', detail: 'value' });
+  });
+
+  // 1e999 is valid JSON number syntax that JSON.parse reads as Infinity.
+  it.each([
+    ['lat', '{"device_id":"d","ts":1,"lat":1e999,"lon":1}', 'lat'],
+    ['lon', '{"device_id":"d","ts":1,"lat":1,"lon":-1e999}', 'lon'],
+    ['ts', '{"device_id":"d","ts":1e999,"lat":1,"lon":1}', 'ts'],
+    ['a reading', '{"device_id":"d","ts":1,"lat":1,"lon":1,"readings":{"temp":1e999}}', 'readings.temp'],
+    [
+      'a Feature coordinate',
+      '{"type":"Feature","geometry":{"type":"Point","coordinates":[1e999,1]},"properties":{"device_id":"d","ts":1}}',
+      'geometry.coordinates[0]',
+    ],
+  ])('refuses a 1e999 %s as non_finite', (_, text, detail) => {
+    expect(refusal(text)).toEqual({ reason: 'non_finite', detail });
+  });
+
+  it.each([
+    ['an array', '[{"device_id":"d"}]'],
+    ['a string', '"reading"'],
+    ['a number', '42'],
+    ['null', 'null'],
+    ['a boolean', 'true'],
+  ])('refuses JSON that is %s as not_an_object', (_, text) => {
+    expect(refusal(text)).toEqual({ reason: 'not_an_object', detail: 'value' });
+  });
+
+  it.each(['device_id', 'ts', 'lat', 'lon'])('refuses a flat record without %s as missing_field', (field) => {
+    expect(refusal(without(flat(), field))).toEqual({ reason: 'missing_field', detail: field });
+  });
+
+  it.each(['device_id', 'ts', 'lat', 'lon'])('treats %s: null as missing', (field) => {
+    expect(refusal(flat({ [field]: null }))).toEqual({ reason: 'missing_field', detail: field });
+  });
+
+  it.each([
+    ['lat as a numeric string', { lat: '47.3' }, 'lat'],
+    ['lon as an object', { lon: { deg: 8 } }, 'lon'],
+    ['device_id as a number', { device_id: 42 }, 'device_id'],
+    ['device_id empty', { device_id: '' }, 'device_id'],
+    ['device_id longer than 256 characters', { device_id: 'x'.repeat(257) }, 'device_id'],
+    ['readings as an array', { readings: [21.5] }, 'readings'],
+    ['readings as a number', { readings: 21.5 }, 'readings'],
+    ['a reading as a string', { readings: { temp_c: '21.5' } }, 'readings.temp_c'],
+    ['a reading as an object', { readings: { temp_c: { value: 21.5 } } }, 'readings.temp_c'],
+    ['ts as a boolean', { ts: true }, 'ts'],
+    ['ts as "yesterday"', { ts: 'yesterday' }, 'ts'],
+    ['ts as a date without a time', { ts: '2024-06-01' }, 'ts'],
+    ['ts without a time zone (local time is ambiguous)', { ts: '2024-06-01T12:00:00' }, 'ts'],
+    ['ts with month 13', { ts: '2024-13-01T00:00:00Z' }, 'ts'],
+    ['ts at 23:60', { ts: '2024-06-01T23:60:00Z' }, 'ts'],
+    ['ts on 31 April', { ts: '2024-04-31T00:00:00Z' }, 'ts'],
+    ['ts on 29 February of a common year', { ts: '2023-02-29T00:00:00Z' }, 'ts'],
+    ['ts on 29 February of a century not divisible by 400', { ts: '2100-02-29T00:00:00Z' }, 'ts'],
+  ])('refuses %s as invalid_field', (_, overrides, detail) => {
+    expect(refusal(flat(overrides))).toEqual({ reason: 'invalid_field', detail });
+  });
+
+  it('accepts a device_id of exactly 256 characters', () => {
+    expect(decode(jsonBytes(flat({ device_id: 'x'.repeat(256) }))).reason).toBeNull();
+  });
+
+  it.each([
+    ['lat just above 90', { lat: 90.0001 }, 'lat'],
+    ['lat just below -90', { lat: -90.0001 }, 'lat'],
+    ['lon just above 180', { lon: 180.5 }, 'lon'],
+    ['lon just below -180', { lon: -180.0001 }, 'lon'],
+    ['a negative ts', { ts: -1 }, 'ts'],
+    ['an ISO ts before 1970', { ts: '1969-12-31T23:59:59Z' }, 'ts'],
+    ['a ts past the last time a Date can hold', { ts: 8.64e15 + 1 }, 'ts'],
+  ])('refuses %s as out_of_range', (_, overrides, detail) => {
+    expect(refusal(flat(overrides))).toEqual({ reason: 'out_of_range', detail });
+  });
+
+  it('refuses a Feature with a LineString geometry as unsupported_geometry, naming the type', () => {
+    const record = feature(
+      { type: 'LineString', coordinates: [[8.5, 47.3], [8.6, 47.4]] },
+      { device_id: 'd', ts: 1 },
+    );
+    expect(refusal(record)).toEqual({ reason: 'unsupported_geometry', detail: 'LineString' });
+  });
+
+  it.each([
+    ['no geometry', feature(undefined, { device_id: 'd', ts: 1 }), 'missing_field', 'geometry'],
+    ['a null geometry', feature(null, { device_id: 'd', ts: 1 }), 'missing_field', 'geometry'],
+    ['a geometry that is a string', feature('POINT(8 47)', { device_id: 'd', ts: 1 }), 'invalid_field', 'geometry'],
+    ['no properties', feature({ type: 'Point', coordinates: [8, 47] }, undefined), 'missing_field', 'properties'],
+    ['null properties', feature({ type: 'Point', coordinates: [8, 47] }, null), 'missing_field', 'properties'],
+    ['properties as an array', feature({ type: 'Point', coordinates: [8, 47] }, []), 'invalid_field', 'properties'],
+    [
+      'a single coordinate',
+      feature({ type: 'Point', coordinates: [8] }, { device_id: 'd', ts: 1 }),
+      'invalid_field',
+      'geometry.coordinates',
+    ],
+    [
+      'a latitude out of range',
+      feature({ type: 'Point', coordinates: [8, 91] }, { device_id: 'd', ts: 1 }),
+      'out_of_range',
+      'geometry.coordinates[1]',
+    ],
+    [
+      'properties without a device_id',
+      feature({ type: 'Point', coordinates: [8, 47] }, { ts: 1 }),
+      'missing_field',
+      'device_id',
+    ],
+  ])('refuses a Feature with %s', (_, record, reason, detail) => {
+    expect(refusal(record)).toEqual({ reason, detail });
+  });
+
+  it('refuses more than maxReadings readings as too_many_readings', () => {
+    const readings = { a: 1, b: 2, c: 3, d: 4, e: 5 };
+    expect(refusal(flat({ readings }))).toEqual({ reason: 'too_many_readings', detail: 'more than 4' });
+  });
+
+  it('names the field of a refused record even after a good record was decoded into the same out', () => {
+    const out = emptyReading();
+    expect(decodeReading(jsonBytes(flat()), LIMITS, out)).toBeNull();
+    expect(decodeReading(jsonBytes(flat({ lat: 'north' })), LIMITS, out)).toBe('invalid_field');
+    expect(out.detail).toBe('lat');
+    expect(decodeReading(jsonBytes(without(flat(), 'ts')), LIMITS, out)).toBe('missing_field');
+    expect(out.detail).toBe('ts');
+  });
+});

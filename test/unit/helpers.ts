@@ -1,0 +1,60 @@
+/**
+ * Small builders shared by the unit tests. Nothing here talks to Kafka or
+ * starts a thread.
+ */
+import type { Chunk } from '../../src/chunks/chunk.js';
+import type { DecodedReading } from '../../src/decode/decode-reading.js';
+import type { AggregateTask } from '../../src/protocol/messages.js';
+
+/** A decoded reading as the decoder would leave it, for packing into chunks directly. */
+export function decoded(fields: Partial<DecodedReading> & Pick<DecodedReading, 'lon' | 'lat'>): DecodedReading {
+  return { deviceId: 'dev-1', ts: 1_700_000_000_000, readings: undefined, detail: '', ...fields };
+}
+
+/** The task a PartitionStream hands to the aggregator for a chunk. */
+export function taskOf(chunk: Chunk, readingNames: readonly string[] = chunk.readingNames.slice()): AggregateTask {
+  return {
+    buffer: chunk.buffer,
+    capacity: chunk.layout.capacity,
+    readingColumns: chunk.layout.readingColumns,
+    count: chunk.count,
+    readingNames,
+  };
+}
+
+/** UTF-8 bytes of a JSON value, as a record value. */
+export function jsonBytes(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+export interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+export function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Lets every promise callback already queued (and those they queue) run. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** Whether a promise has settled, without waiting for it. */
+export async function isSettled(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await settle();
+  return settled;
+}
