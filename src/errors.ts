@@ -65,10 +65,14 @@ export class CommitError extends GeowindowError {
   }
 }
 
-/** A worker task failed for a reason other than bad input. */
+/** A chunk could not be aggregated: its worker died (out of memory or crashed) or threw. */
 export class WorkerTaskError extends GeowindowError {
-  constructor(message: string, cause: unknown) {
+  /** The worker went past its resourceLimits. */
+  readonly outOfMemory: boolean;
+
+  constructor(message: string, cause: unknown, outOfMemory: boolean) {
     super('GW_WORKER_FAILED', message, { cause });
+    this.outOfMemory = outOfMemory;
   }
 }
 
@@ -85,4 +89,6 @@ export const EXIT = {
   failure: 1,
   usage: 2,
   config: 3,
+  /** Memory stayed above the budget while paused; restart rather than be killed mid-write. */
+  memory: 4,
 } as const;

@@ -75,6 +75,56 @@ export function createMetrics(registry: Registry = new Registry(), pool?: PoolGa
         if (pool !== undefined) this.set(pool.free);
       },
     }),
+    budgetBytes: new Gauge({
+      name: 'geowindow_memory_budget_bytes',
+      help: 'The memory budget (MEMORY_LIMIT_MB, else the cgroup limit, else the default).',
+      registers,
+    }),
+    rssBytes: new Gauge({
+      name: 'geowindow_memory_rss_bytes',
+      help: 'Resident set size of the process (worker threads included), as the memory guard last sampled it.',
+      registers,
+    }),
+    heapUsedBytes: new Gauge({
+      name: 'geowindow_memory_heap_used_bytes',
+      help: 'V8 heap in use on the main thread, as the memory guard last sampled it.',
+      registers,
+    }),
+    arrayBufferBytes: new Gauge({
+      name: 'geowindow_memory_array_buffers_bytes',
+      help: 'Memory of ArrayBuffers and SharedArrayBuffers (chunks, fetched bytes), as last sampled.',
+      registers,
+    }),
+    paused: new Gauge({
+      name: 'geowindow_consumer_paused',
+      help: '1 while the memory guard holds the consumer paused, else 0.',
+      registers,
+    }),
+    pauses: new Counter({
+      name: 'geowindow_consumer_pauses_total',
+      help: 'Times the memory guard paused the consumer.',
+      registers,
+    }),
+    pausedSeconds: new Counter({
+      name: 'geowindow_consumer_paused_seconds_total',
+      help: 'Time spent paused by the memory guard.',
+      registers,
+    }),
+    forcedCollections: new Counter({
+      name: 'geowindow_gc_forced_total',
+      help: 'Garbage collections the memory guard forced while paused (needs --expose-gc).',
+      registers,
+    }),
+    workerRestarts: new Counter({
+      name: 'geowindow_worker_restarts_total',
+      help: 'Aggregation workers that died (out of memory or crashed) and were replaced.',
+      registers,
+    }),
+    workerRetries: new Counter({
+      name: 'geowindow_worker_retries_total',
+      help: 'Chunks retried on a fresh worker after their worker died.',
+      registers,
+    }),
     chunkWaits: new Counter({
       name: 'geowindow_chunk_pool_waits_total',
       help: 'Times a batch waited for a free chunk (backpressure).',

@@ -3,10 +3,16 @@
  * user (or CI log) sees the work moving. stdout stays free for results.
  */
 export class Progress {
-  readonly #timer: NodeJS.Timeout;
+  readonly #timer: NodeJS.Timeout | undefined;
   readonly #startedAt = performance.now();
 
-  constructor(line: (elapsedSeconds: number) => string, intervalMs = 1000, stream: NodeJS.WritableStream = process.stderr) {
+  constructor(
+    show: boolean,
+    line: (elapsedSeconds: number) => string,
+    intervalMs = 1000,
+    stream: NodeJS.WritableStream = process.stderr,
+  ) {
+    if (!show) return;
     this.#timer = setInterval(() => stream.write(`${line(this.elapsedSeconds)}\n`), intervalMs);
     this.#timer.unref();
   }

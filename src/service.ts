@@ -9,6 +9,11 @@ import { createKafka } from './kafka/client.js';
 import { InputConsumer } from './kafka/consumer.js';
 import { BatchingSink } from './kafka/producer.js';
 import { createMetrics } from './metrics.js';
+import { MB } from './memory/budget.js';
+import { MemoryGuard } from './memory/guard.js';
+import { MemoryMonitor } from './memory/monitor.js';
+import { describePlan, memoryPlanFor } from './memory/service-plan.js';
+import { processMemory } from './memory/probe.js';
 import { Pipeline } from './pipeline/pipeline.js';
 
 /** Idle windows are looked for this often at most, so a short WINDOW_IDLE_MS is honoured closely. */
@@ -19,15 +24,31 @@ const MAX_IDLE_SWEEP_MS = 1000;
  * Resolves with the process exit code.
  */
 export async function runService(config: Config, logger: Logger): Promise<number> {
-  const chunks = new ChunkPool(config.chunkPoolSize, config.chunkSize, config.readingColumns);
+  // Throws a ConfigError naming MEMORY_LIMIT_MB when the budget cannot hold this configuration.
+  const plan = memoryPlanFor(config);
+  const chunks = new ChunkPool(plan.chunkPool.chunks, config.chunkSize, config.readingColumns);
   const metrics = createMetrics(new Registry(), chunks);
-  const workers = new WorkerPool({ threads: config.workers, logger });
+  metrics.budgetBytes.set(plan.budget.bytes);
+  const workers = new WorkerPool({
+    threads: config.workers,
+    limits: plan.worker,
+    logger,
+    events: {
+      workerDied: (outOfMemory) => {
+        metrics.workerRestarts.inc();
+        logger.warn({ outOfMemory }, 'an aggregation worker died and was replaced');
+      },
+      retried: () => metrics.workerRetries.inc(),
+    },
+  });
   const kafka = createKafka({ brokers: config.brokers, clientId: config.clientId, logger });
   const sink = new BatchingSink(kafka);
   const consumer = new InputConsumer(kafka, {
     groupId: config.groupId,
     topic: config.inputTopic,
     startFrom: config.startFrom,
+    maxBytes: plan.fetch.maxBytes,
+    maxBytesPerPartition: plan.fetch.maxBytesPerPartition,
   });
   const pipeline = new Pipeline({
     pool: chunks,
@@ -41,6 +62,8 @@ export async function runService(config: Config, logger: Logger): Promise<number
     windowSize: config.chunkSize,
     windowIdleMs: config.windowIdleMs,
     limits: { maxBytes: config.maxMessageBytes, maxReadings: config.readingColumns },
+    deadLetterBytesLimit: plan.deadLetterBytes,
+    testOomDevice: config.testOomDevice,
   });
   logger.info(
     {
@@ -50,10 +73,10 @@ export async function runService(config: Config, logger: Logger): Promise<number
       groupId: config.groupId,
       workers: config.workers,
       chunkSize: config.chunkSize,
-      chunkPool: { chunks: chunks.size, bytesPerChunk: chunks.chunkBytes, totalBytes: chunks.size * chunks.chunkBytes },
     },
     'starting geowindow',
   );
+  logger.info(describePlan(plan), `memory budget ${Math.round(plan.budget.bytes / MB)} MB from ${plan.budget.source}`);
 
   let crashed = false;
   const http = await startHttpServer({
@@ -73,8 +96,9 @@ export async function runService(config: Config, logger: Logger): Promise<number
   const stop = async (reason: string, code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    monitor.stop();
     const clean = code === EXIT.ok;
-    logger.info({ reason }, clean ? 'stopping: draining open windows' : 'stopping without committing');
+    logger.info({ reason }, clean ? 'stopping: draining open windows' : 'stopping without committing unprocessed offsets');
     // Step 1: stop fetching and let the batch in progress finish.
     try {
       consumer.pauseAll();
@@ -90,6 +114,10 @@ export async function runService(config: Config, logger: Logger): Promise<number
       const drained = await pipeline.drain(config.shutdownGraceMs);
       if (!drained) logger.warn({ graceMs: config.shutdownGraceMs }, 'grace time over before every window was written');
       await pipeline.commit();
+    } else if (code === EXIT.memory && !pipeline.failed) {
+      // Out of memory: open windows stay unwritten (that would take memory);
+      // what is already acknowledged is committed, the rest is read again.
+      await pipeline.commit();
     }
     for (const timer of timers) clearInterval(timer);
     // Step 4: close everything; a failure to close is logged, not fatal.
@@ -98,6 +126,29 @@ export async function runService(config: Config, logger: Logger): Promise<number
     logger.info({ exitCode: code }, 'stopped');
     resolveExit(code);
   };
+
+  const monitor = new MemoryMonitor({
+    guard: new MemoryGuard({
+      budgetBytes: plan.budget.bytes,
+      highWater: config.memoryHighWater,
+      lowWater: config.memoryLowWater,
+      stuckMs: config.memoryStuckMs,
+    }),
+    probe: processMemory,
+    inFlight: () => pipeline.inFlight,
+    intervalMs: config.memorySampleMs,
+    metrics,
+    logger,
+    gc: typeof globalThis.gc === 'function' ? () => globalThis.gc?.() : undefined,
+    actions: {
+      pause: () => consumer.pauseAll(),
+      resume: () => {
+        if (!stopping) consumer.resumeAll();
+      },
+      shutdown: () => void stop('memory budget exceeded', EXIT.memory),
+    },
+  });
+  monitor.start();
 
   const onSignal = (signal: NodeJS.Signals) => void stop(signal, EXIT.ok);
   process.once('SIGTERM', onSignal);

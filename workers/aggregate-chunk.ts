@@ -14,6 +14,7 @@ import { summarizePoints } from './aggregate/points.js';
 import { summarizeReadings } from './aggregate/readings.js';
 
 export default function aggregateChunk(task: AggregateTask): ChunkAggregate {
+  if (task.testAllocateBeyondLimit === true) allocateBeyondLimit();
   const columns = chunkColumns(task.buffer, chunkLayout(task.capacity, task.readingColumns));
   const points = summarizePoints(columns.lon, columns.lat, columns.ts, task.count);
   const { hull, areaM2 } = convexHull(columns.lon, columns.lat, task.count);
@@ -26,4 +27,13 @@ export default function aggregateChunk(task: AggregateTask): ChunkAggregate {
     eventTime: points.eventTime,
     readings: summarizeReadings(columns.readings, task.capacity, task.count, task.readingNames),
   };
+}
+
+/**
+ * Testing only: grows the heap until V8's resourceLimits stop the worker,
+ * the way an aggregation gone wrong would. Never returns.
+ */
+function allocateBeyondLimit(): never {
+  const hoard: number[][] = [];
+  for (;;) hoard.push(new Array<number>(1_000_000).fill(hoard.length));
 }

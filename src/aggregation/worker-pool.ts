@@ -8,25 +8,56 @@ import type { AggregateTask, ChunkAggregate } from '../protocol/messages.js';
 /** The compiled worker entry, beside this module's compiled output (dist/src -> dist/workers). */
 const WORKER_ENTRY = fileURLToPath(new URL('../../workers/aggregate-chunk.js', import.meta.url));
 
+export interface WorkerLimits {
+  readonly maxOldGenerationSizeMb: number;
+  readonly maxYoungGenerationSizeMb: number;
+}
+
+export interface WorkerPoolEvents {
+  /** A worker died with a task (out of memory, or crashed) and piscina replaced it. */
+  workerDied(outOfMemory: boolean): void;
+  /** A chunk is tried again on another worker. */
+  retried(): void;
+}
+
 export interface WorkerPoolOptions {
   readonly threads: number;
+  readonly limits: WorkerLimits;
   readonly logger: Logger;
+  readonly events: WorkerPoolEvents;
   readonly filename?: string;
 }
 
+/** Node's code for a worker that went past its resourceLimits. */
+const OUT_OF_MEMORY = 'ERR_WORKER_OUT_OF_MEMORY';
+
+function isOutOfMemory(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === OUT_OF_MEMORY;
+}
+
+/** piscina's own message when a worker exits with a task in hand. */
+function workerExited(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('worker exited with code');
+}
+
 /**
- * The piscina pool that aggregates chunks. Its queue needs no bound of its
- * own: a task holds a chunk, so the chunk pool bounds the tasks.
+ * The piscina pool that aggregates chunks, each worker under V8
+ * resourceLimits. Its queue needs no bound of its own: a task holds a chunk,
+ * so the chunk pool bounds the tasks. A failed chunk is tried once more on a
+ * fresh worker before the caller is told.
  */
 export class WorkerPool implements Aggregator {
   readonly #pool: Piscina<AggregateTask, ChunkAggregate>;
+  readonly #options: WorkerPoolOptions;
 
   constructor(options: WorkerPoolOptions) {
+    this.#options = options;
     this.#pool = new Piscina({
       filename: options.filename ?? WORKER_ENTRY,
       minThreads: options.threads,
       maxThreads: options.threads,
       idleTimeout: Number.POSITIVE_INFINITY,
+      resourceLimits: options.limits,
     });
     // A worker error outside a task must not crash the process; piscina replaces the worker.
     this.#pool.on('error', (error: unknown) => options.logger.error({ err: error }, 'aggregation worker failed'));
@@ -34,9 +65,28 @@ export class WorkerPool implements Aggregator {
 
   async aggregate(task: AggregateTask): Promise<ChunkAggregate> {
     try {
+      return await this.#run(task);
+    } catch (first) {
+      this.#options.events.retried();
+      this.#options.logger.warn({ err: first, records: task.count }, 'aggregation failed; retrying the chunk once');
+      try {
+        return await this.#run(task);
+      } catch (second) {
+        throw new WorkerTaskError(
+          `aggregating a chunk of ${task.count} records failed twice`,
+          second,
+          isOutOfMemory(first) && isOutOfMemory(second),
+        );
+      }
+    }
+  }
+
+  async #run(task: AggregateTask): Promise<ChunkAggregate> {
+    try {
       return await this.#pool.run(task);
     } catch (error) {
-      throw new WorkerTaskError(`aggregating a chunk of ${task.count} records failed`, error);
+      if (isOutOfMemory(error) || workerExited(error)) this.#options.events.workerDied(isOutOfMemory(error));
+      throw error;
     }
   }
 

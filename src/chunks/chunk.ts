@@ -21,6 +21,13 @@ export class Chunk {
   #count = 0;
   readonly #readingIndex = new Map<string, number>();
   readonly #deviceIndex = new Map<string, number>();
+  readonly #deviceIds: string[] = [];
+  /**
+   * Source offset of each row. Main-thread only (workers never need it), so
+   * it lives outside the shared buffer; it lets a chunk whose worker died be
+   * dead-lettered record by record.
+   */
+  readonly #offsets: Float64Array;
 
   constructor(id: number, capacity: number, readingColumns: number) {
     this.id = id;
@@ -28,6 +35,7 @@ export class Chunk {
     this.buffer = new SharedArrayBuffer(this.layout.byteLength);
     this.columns = chunkColumns(this.buffer, this.layout);
     this.columns.readings.fill(NaN);
+    this.#offsets = new Float64Array(capacity);
   }
 
   get count(): number {
@@ -38,13 +46,28 @@ export class Chunk {
     return this.#count === this.layout.capacity;
   }
 
+  /** Whether any row comes from this device. */
+  hasDevice(deviceId: string): boolean {
+    return this.#deviceIndex.has(deviceId);
+  }
+
   /** Distinct devices among the rows. */
   get deviceCount(): number {
     return this.#deviceIndex.size;
   }
 
-  /** Packs one reading into the next row. */
-  append(reading: DecodedReading): AppendResult {
+  /** Source offset of a row. */
+  offsetAt(row: number): number {
+    return this.#offsets[row]!;
+  }
+
+  /** Device id of a row. */
+  deviceIdAt(row: number): string {
+    return this.#deviceIds[this.columns.device[row]!]!;
+  }
+
+  /** Packs one reading, read at `offset`, into the next row. */
+  append(reading: DecodedReading, offset: number): AppendResult {
     const { capacity, readingColumns } = this.layout;
     if (this.#count === capacity) throw new RangeError(`chunk ${this.id} is full (${capacity} rows)`);
     const readings = reading.readings;
@@ -62,10 +85,12 @@ export class Chunk {
     columns.ts[row] = reading.ts;
     columns.lon[row] = reading.lon;
     columns.lat[row] = reading.lat;
+    this.#offsets[row] = offset;
     let device = this.#deviceIndex.get(reading.deviceId);
     if (device === undefined) {
-      device = this.#deviceIndex.size;
+      device = this.#deviceIds.length;
       this.#deviceIndex.set(reading.deviceId, device);
+      this.#deviceIds.push(reading.deviceId);
     }
     columns.device[row] = device;
     if (readings !== undefined) {
@@ -92,6 +117,7 @@ export class Chunk {
     this.readingNames.length = 0;
     this.#readingIndex.clear();
     this.#deviceIndex.clear();
+    this.#deviceIds.length = 0;
     this.#count = 0;
   }
 }

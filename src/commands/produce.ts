@@ -129,7 +129,7 @@ function badSchedule(options: ProduceOptions): (index: number) => boolean {
   return (i) => Math.floor((i + 1) * ratio) > Math.floor(i * ratio);
 }
 
-export async function produce(options: ProduceOptions, signal?: AbortSignal): Promise<ProduceSummary> {
+export async function produce(options: ProduceOptions, signal?: AbortSignal, showProgress = true): Promise<ProduceSummary> {
   const logger = createLogger('warn', 'geowindow-produce');
   const kafka = createKafka({ brokers: options.brokers, clientId: 'geowindow-produce', logger });
   await ensureTopics(kafka, [{ topic: options.topic, partitions: options.partitions }]);
@@ -139,7 +139,7 @@ export async function produce(options: ProduceOptions, signal?: AbortSignal): Pr
   const isBad = badSchedule(options);
   const summary: ProduceSummary = { topic: options.topic, sent: 0, good: 0, bad: 0, seconds: 0, recordsPerSecond: 0 };
   const target = options.count;
-  const progress = new Progress((elapsed) => {
+  const progress = new Progress(showProgress, (elapsed) => {
     const done = target === undefined ? `${Math.round(elapsed)}/${options.durationSeconds}s` : `${summary.sent}/${target}`;
     return `produce ${options.topic}: ${done} sent, ${Math.round(summary.sent / elapsed)} rec/s, ${summary.bad} bad`;
   });

@@ -1,6 +1,18 @@
 import { availableParallelism } from 'node:os';
 import { ConfigError, ConfigErrors } from '../errors.js';
-import { brokerList, clientId, groupId, integer, listenHost, oneOf, topicName, type Parser } from './parsers.js';
+import {
+  autoOr,
+  brokerList,
+  clientId,
+  groupId,
+  integer,
+  listenHost,
+  oneOf,
+  optionalText,
+  ratio,
+  topicName,
+  type Parser,
+} from './parsers.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -48,9 +60,9 @@ export const OPTIONS = {
   ),
   chunkPoolSize: option(
     'CHUNK_POOL_SIZE',
-    '64',
-    integer(2, 100_000),
-    'Chunks preallocated at start-up; at least the number of assigned partitions plus twice WORKERS.',
+    'auto',
+    autoOr(integer(2, 100_000)),
+    'Chunks preallocated at start-up; `auto` takes a tenth of the memory budget (at most 128). Best at least the assigned partitions plus twice WORKERS.',
   ),
   readingColumns: option(
     'READING_COLUMNS',
@@ -83,9 +95,35 @@ export const OPTIONS = {
     integer(0, 3_600_000),
     'On SIGTERM, how long open windows may take to be written before the service exits; keep it below the pod\'s terminationGracePeriodSeconds.',
   ),
+  memoryLimitMb: option(
+    'MEMORY_LIMIT_MB',
+    'auto',
+    autoOr(integer(64, 4_194_304)),
+    'Memory budget in MB; `auto` reads the container limit (cgroup v2 `memory.max`, v1 `memory.limit_in_bytes`), else 1024.',
+  ),
+  memoryHighWater: option(
+    'MEMORY_HIGH_WATER',
+    '0.85',
+    ratio(0.1, 1),
+    'Share of the budget (or of the V8 heap limit) at which the consumer pauses.',
+  ),
+  memoryLowWater: option('MEMORY_LOW_WATER', '0.70', ratio(0.05, 0.99), 'Share of the budget below which a paused consumer resumes.'),
+  memorySampleMs: option('MEMORY_SAMPLE_MS', '250', integer(20, 10_000), 'How often the memory guard samples RSS and heap.'),
+  memoryStuckMs: option(
+    'MEMORY_STUCK_MS',
+    '30000',
+    integer(1000, 3_600_000),
+    'How long RSS may stay above the budget while paused before the service exits with code 4.',
+  ),
   metricsPort: option('METRICS_PORT', '9464', integer(0, 65535), 'Port of the HTTP server for `/metrics` (0: any free port).'),
   metricsHost: option('METRICS_HOST', '0.0.0.0', listenHost, 'Address the HTTP server listens on.'),
   logLevel: option('LOG_LEVEL', 'info', oneOf(LOG_LEVELS), 'Log level of the JSON logs on stdout.'),
+  testOomDevice: option(
+    'GEOWINDOW_TEST_OOM_DEVICE',
+    '',
+    optionalText,
+    'Testing only: a chunk holding a reading of this device makes its worker run out of memory.',
+  ),
 } as const;
 
 type Options = typeof OPTIONS;
@@ -122,7 +160,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 function crossChecks(config: Config): ConfigError[] {
   const problems: ConfigError[] = [];
-  if (config.chunkPoolSize < config.workers + 1) {
+  if (config.memoryLowWater >= config.memoryHighWater) {
+    problems.push(
+      new ConfigError(
+        'MEMORY_LOW_WATER',
+        `must be below MEMORY_HIGH_WATER (${config.memoryHighWater}) so pausing and resuming do not flap, got ${config.memoryLowWater}`,
+      ),
+    );
+  }
+  if (config.chunkPoolSize !== 'auto' && config.chunkPoolSize < config.workers + 1) {
     problems.push(
       new ConfigError(
         'CHUNK_POOL_SIZE',

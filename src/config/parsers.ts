@@ -83,3 +83,30 @@ export const clientId: Parser<string> = (variable, raw) => {
   }
   return value;
 };
+
+/** `auto` (derived at start-up from the memory budget) or what `parse` accepts. */
+export function autoOr<T>(parse: Parser<T>): Parser<T | 'auto'> {
+  return (variable, raw) => {
+    if (raw.trim() === 'auto') return 'auto';
+    try {
+      return parse(variable, raw);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      throw new ConfigError(variable, error.message.slice(variable.length + 2).replace(/^expected /, 'expected auto or '));
+    }
+  };
+}
+
+export function ratio(min: number, max: number): Parser<number> {
+  return (variable, raw) => {
+    const text = raw.trim();
+    const value = Number(text);
+    if (text === '' || !Number.isFinite(value) || value < min || value > max) {
+      throw new ConfigError(variable, `expected a number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+}
+
+/** Any text; empty means unset. */
+export const optionalText: Parser<string | undefined> = (_variable, raw) => (raw.trim() === '' ? undefined : raw.trim());

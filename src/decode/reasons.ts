@@ -1,7 +1,8 @@
 /**
  * Why a record was dead-lettered. These are label values of
  * `geowindow_records_dead_lettered_total{reason}` and the value of the
- * `geowindow-dlq-reason` header, so they stay stable.
+ * `geowindow-dlq-reason` header, so they stay stable. All but the last two
+ * are found by the decoder.
  */
 export const DEAD_LETTER_REASONS = [
   'empty',
@@ -15,6 +16,10 @@ export const DEAD_LETTER_REASONS = [
   'non_finite',
   'unsupported_geometry',
   'too_many_readings',
+  /** The chunk's worker died of out-of-memory twice; its records are rebuilt from the columns. */
+  'worker_out_of_memory',
+  /** The chunk's worker failed twice for another reason. */
+  'aggregation_failed',
 ] as const;
 
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];

@@ -6,7 +6,16 @@ export interface ConsumerOptions {
   readonly groupId: string;
   readonly topic: string;
   readonly startFrom: 'earliest' | 'latest';
+  /** Bytes of one fetch response, all partitions together. */
+  readonly maxBytes: number;
+  readonly maxBytesPerPartition: number;
 }
+
+/**
+ * How long the broker may hold a fetch open waiting for records; short so
+ * that pausing and stopping take effect quickly.
+ */
+const MAX_FETCH_WAIT_MS = 500;
 
 export interface ConsumerHandlers {
   /** Handles one partition's batch; records not marked read are fetched again. */
@@ -26,10 +35,17 @@ export class InputConsumer implements OffsetCommitter {
   readonly #consumer: Consumer;
   readonly #options: ConsumerOptions;
   #joined = false;
+  #paused = false;
 
   constructor(kafka: Kafka, options: ConsumerOptions) {
     this.#options = options;
-    this.#consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
+    this.#consumer = kafka.consumer({
+      groupId: options.groupId,
+      allowAutoTopicCreation: false,
+      maxBytes: options.maxBytes,
+      maxBytesPerPartition: options.maxBytesPerPartition,
+      maxWaitTimeInMs: MAX_FETCH_WAIT_MS,
+    });
   }
 
   /** True once the consumer has joined its group and holds an assignment. */
@@ -43,6 +59,8 @@ export class InputConsumer implements OffsetCommitter {
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.#joined = true;
       handlers.onJoin(payload.memberAssignment[topic] ?? []);
+      // A pause holds across a rebalance: the new assignment is paused too.
+      if (this.#paused) this.pauseAll();
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.#joined = false;
@@ -73,11 +91,13 @@ export class InputConsumer implements OffsetCommitter {
 
   /** Stops fetching every partition of the input topic; a batch in progress runs on. */
   pauseAll(): void {
-    this.#consumer.pause([{ topic: this.#options.topic }]);
+    this.#paused = true;
+    if (this.#joined) this.#consumer.pause([{ topic: this.#options.topic }]);
   }
 
   resumeAll(): void {
-    this.#consumer.resume([{ topic: this.#options.topic }]);
+    this.#paused = false;
+    if (this.#joined) this.#consumer.resume([{ topic: this.#options.topic }]);
   }
 
   /** Leaves the group and closes the connections. */

@@ -6,10 +6,17 @@ import type { Metrics } from '../metrics.js';
 import type { ChunkAggregate } from '../protocol/messages.js';
 import { aggregateKey, aggregateRecord } from '../windows/aggregate-record.js';
 import { CountWindow, type WindowCloseReason } from '../windows/count-window.js';
-import { deadLetterRecord } from './dead-letter.js';
+import { WorkerTaskError } from '../errors.js';
+import { deadLetterRecord, rebuiltDeadLetter } from './dead-letter.js';
 import { OffsetTracker } from './offset-tracker.js';
 import type { Aggregator, RecordSink } from './ports.js';
-import type { SourceRecord } from './records.js';
+import type { OutgoingRecord, SourceRecord } from './records.js';
+
+/** Work the pipeline holds that a pause lets drain; shared by every partition. */
+export interface InFlight {
+  deadLetters: number;
+  deadLetterBytes: number;
+}
 
 export interface StreamContext {
   readonly pool: ChunkPool;
@@ -22,6 +29,9 @@ export interface StreamContext {
   /** Called when an output cannot be written or a chunk cannot be aggregated: the service must stop. */
   readonly fail: (error: unknown) => void;
   readonly now: () => number;
+  readonly inFlight: InFlight;
+  /** Testing only (GEOWINDOW_TEST_OOM_DEVICE): chunks holding this device make their worker run out of memory. */
+  readonly testOomDevice: string | undefined;
 }
 
 interface ClosedWindow {
@@ -29,7 +39,8 @@ interface ClosedWindow {
   readonly closedBy: WindowCloseReason;
   readonly devices: number;
   readonly closedAt: number;
-  aggregate: ChunkAggregate | undefined;
+  /** The worker's result; 'dead_lettered' when the worker failed and the records went to the dead-letter topic. */
+  outcome: ChunkAggregate | 'dead_lettered' | undefined;
 }
 
 /**
@@ -76,7 +87,7 @@ export class PartitionStream {
    */
   append(reading: DecodedReading, offset: number): boolean {
     const window = this.#open!;
-    if (window.chunk.append(reading) === 'columns_full') return false;
+    if (window.chunk.append(reading, offset) === 'columns_full') return false;
     window.lastOffset = offset;
     window.lastAppendAt = this.#ctx.now();
     this.tracker.seen(offset);
@@ -85,13 +96,34 @@ export class PartitionStream {
   }
 
   deadLetter(record: SourceRecord, offset: number, reason: DeadLetterReason, detail: string): void {
-    const { sink, dlqTopic, metrics, fail } = this.#ctx;
     const work = this.tracker.open(offset);
     this.tracker.seen(offset);
-    sink.send(dlqTopic, deadLetterRecord(record, this.topic, this.partition, reason, detail)).then(() => {
-      work.done = true;
-      metrics.deadLettered.inc({ reason });
-    }, fail);
+    void this.#sendDeadLetter(deadLetterRecord(record, this.topic, this.partition, reason, detail), reason).then((acked) => {
+      work.done = acked;
+    });
+  }
+
+  /**
+   * Sends one dead letter, counting its bytes as in flight until it is
+   * acknowledged. Resolves false (after failing the pipeline) if it cannot be written.
+   */
+  #sendDeadLetter(record: OutgoingRecord, reason: DeadLetterReason): Promise<boolean> {
+    const { sink, dlqTopic, metrics, fail, inFlight } = this.#ctx;
+    const bytes = record.value?.length ?? 0;
+    inFlight.deadLetters++;
+    inFlight.deadLetterBytes += bytes;
+    return sink.send(dlqTopic, record).then(
+      () => {
+        inFlight.deadLetters--;
+        inFlight.deadLetterBytes -= bytes;
+        metrics.deadLettered.inc({ reason });
+        return true;
+      },
+      (error: unknown) => {
+        fail(error);
+        return false;
+      },
+    );
   }
 
   /** Closes the open window, if any, and hands its chunk to a worker. */
@@ -105,10 +137,10 @@ export class PartitionStream {
       closedBy,
       devices: chunk.deviceCount,
       closedAt: this.#ctx.now(),
-      aggregate: undefined,
+      outcome: undefined,
     };
     this.#closed.push(closed);
-    const { aggregator, pool, metrics, fail } = this.#ctx;
+    const { aggregator, metrics, testOomDevice } = this.#ctx;
     const endTimer = metrics.aggregationSeconds.startTimer();
     aggregator
       .aggregate({
@@ -117,13 +149,45 @@ export class PartitionStream {
         readingColumns: chunk.layout.readingColumns,
         count: chunk.count,
         readingNames: chunk.readingNames.slice(),
+        testAllocateBeyondLimit: testOomDevice !== undefined && chunk.hasDevice(testOomDevice),
       })
-      .then((aggregate) => {
-        endTimer();
-        pool.release(chunk);
-        closed.aggregate = aggregate;
-        this.#emitReady();
-      }, fail);
+      .then(
+        (aggregate) => {
+          endTimer();
+          closed.outcome = aggregate;
+          this.#emitReady();
+        },
+        (error: unknown) => {
+          endTimer();
+          this.#deadLetterWindow(closed, error);
+        },
+      );
+  }
+
+  /**
+   * The window's worker failed twice (the pool retries once): its records go
+   * to the dead-letter topic one by one, rebuilt from the chunk's columns,
+   * so the reconciliation still holds and the stream goes on.
+   */
+  #deadLetterWindow(closed: ClosedWindow, error: unknown): void {
+    const { fail, pool } = this.#ctx;
+    if (!(error instanceof WorkerTaskError)) {
+      fail(error);
+      return;
+    }
+    const reason: DeadLetterReason = error.outOfMemory ? 'worker_out_of_memory' : 'aggregation_failed';
+    const { window } = closed;
+    const sends: Promise<boolean>[] = [];
+    for (let row = 0; row < window.chunk.count; row++) {
+      sends.push(this.#sendDeadLetter(rebuiltDeadLetter(window.chunk, row, this.topic, this.partition, reason), reason));
+    }
+    closed.outcome = 'dead_lettered';
+    this.#emitReady();
+    void Promise.all(sends).then((acked) => {
+      if (!acked.every(Boolean)) return;
+      window.work.done = true;
+      pool.release(window.chunk);
+    });
   }
 
   /**
@@ -143,13 +207,20 @@ export class PartitionStream {
     return this.#discarded;
   }
 
+  /**
+   * Writes the aggregates that are ready, in window order. A window's chunk
+   * stays taken until its aggregate is acknowledged, so the chunk pool also
+   * bounds the outputs in flight.
+   */
   #emitReady(): void {
-    const { sink, outputTopic, windowSize, metrics, fail, now } = this.#ctx;
-    while (this.#closed.length > 0 && this.#closed[0]!.aggregate !== undefined) {
-      const { window, closedBy, devices, closedAt, aggregate } = this.#closed.shift()!;
-      const record = aggregateRecord(window, windowSize, closedBy, devices, aggregate!, now());
+    const { sink, outputTopic, windowSize, metrics, fail, now, pool } = this.#ctx;
+    while (this.#closed.length > 0 && this.#closed[0]!.outcome !== undefined) {
+      const { window, closedBy, devices, closedAt, outcome } = this.#closed.shift()!;
+      if (outcome === 'dead_lettered') continue;
+      const record = aggregateRecord(window, windowSize, closedBy, devices, outcome!, now());
       sink.send(outputTopic, { key: aggregateKey(window), value: JSON.stringify(record) }).then(() => {
         window.work.done = true;
+        pool.release(window.chunk);
         metrics.windowsEmitted.inc({ closed_by: closedBy });
         metrics.recordsAggregated.inc(record.count);
         metrics.windowLatency.observe((now() - closedAt) / 1000);

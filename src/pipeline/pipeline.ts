@@ -5,7 +5,7 @@ import type { ChunkPool } from '../chunks/chunk-pool.js';
 import { decodeReading, emptyReading, type DecodeLimits } from '../decode/decode-reading.js';
 import type { Metrics } from '../metrics.js';
 import type { WindowCloseReason } from '../windows/count-window.js';
-import { PartitionStream, type StreamContext } from './partition-stream.js';
+import { PartitionStream, type InFlight, type StreamContext } from './partition-stream.js';
 import type { Aggregator, OffsetCommitter, RecordSink } from './ports.js';
 import type { RecordBatch, TopicPartitionOffset } from './records.js';
 
@@ -26,6 +26,10 @@ export interface PipelineOptions {
   readonly windowSize: number;
   readonly windowIdleMs: number;
   readonly limits: DecodeLimits;
+  /** Dead-letter bytes not yet acknowledged above which a batch waits. */
+  readonly deadLetterBytesLimit: number;
+  /** Testing only: see GEOWINDOW_TEST_OOM_DEVICE. */
+  readonly testOomDevice?: string;
   readonly now?: () => number;
 }
 
@@ -44,6 +48,7 @@ export class Pipeline {
   readonly #ctx: StreamContext;
   readonly #streams = new Map<string, PartitionStream>();
   readonly #scratch = emptyReading();
+  readonly #inFlight: InFlight = { deadLetters: 0, deadLetterBytes: 0 };
   #failure: unknown;
   #failureListener: ((error: unknown) => void) | undefined;
   #committing: Promise<void> | undefined;
@@ -62,6 +67,8 @@ export class Pipeline {
       windowSize: options.windowSize,
       now: options.now ?? Date.now,
       fail: (error) => this.#fail(error),
+      inFlight: this.#inFlight,
+      testOomDevice: options.testOomDevice,
     };
   }
 
@@ -93,6 +100,7 @@ export class Pipeline {
       const offset = Number(record.offset);
       const reason = decodeReading(record.value, limits, scratch);
       if (reason !== null) {
+        if (this.#inFlight.deadLetterBytes > this.#options.deadLetterBytesLimit && !(await this.#waitForDeadLetters(batch))) break;
         stream.deadLetter(record, offset, reason, scratch.detail);
       } else if (stream.openWindow === undefined || !stream.append(scratch, offset)) {
         if (!(await this.#appendToNewWindow(stream, batch, offset))) break;
@@ -133,6 +141,25 @@ export class Pipeline {
       await batch.heartbeat();
       if (!batch.isActive() || !this.#accepting || this.#failure !== undefined) return undefined;
     }
+  }
+
+  /** Too many dead letters unacknowledged: wait (heartbeating) until the producer catches up. */
+  async #waitForDeadLetters(batch: RecordBatch): Promise<boolean> {
+    while (this.#inFlight.deadLetterBytes > this.#options.deadLetterBytesLimit) {
+      await sleep(DRAIN_POLL_MS);
+      await batch.heartbeat();
+      if (!batch.isActive() || !this.#accepting || this.#failure !== undefined) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Work a pause lets drain: chunks of closed windows (being aggregated or
+   * written) and dead letters not yet acknowledged. Open windows wait for
+   * records and do not count.
+   */
+  get inFlight(): number {
+    return this.#chunksBeingAggregated() + this.#inFlight.deadLetters;
   }
 
   #chunksBeingAggregated(): number {

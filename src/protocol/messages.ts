@@ -13,6 +13,8 @@ export interface AggregateTask {
   readonly count: number;
   /** Name of reading column c at index c; unused columns are absent. */
   readonly readingNames: readonly string[];
+  /** Testing only: the worker allocates past its resourceLimits instead of aggregating. */
+  readonly testAllocateBeyondLimit?: boolean;
 }
 
 export interface ReadingStats {

@@ -70,11 +70,11 @@ describe('end to end on a real broker', () => {
     await waitFor(
       'committed offsets at the end of every partition',
       async () => {
-        if (service.child.exitCode !== null) throw new Error(`service exited early: ${service.stderr}`);
         const committed = await committedOffsets(brokers, groupId, topics.in);
         return [...ends].every(([partition, end]) => committed.get(partition) === end) ? true : undefined;
       },
       120_000,
+      () => (service.child.exitCode === null ? undefined : `the service exited with ${service.child.exitCode}: ${service.stderr}`),
     );
     metricsText = await service.metrics();
     exitCode = await service.stop('SIGTERM');

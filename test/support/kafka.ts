@@ -99,17 +99,33 @@ export function header(record: ReadRecord, name: string): string | undefined {
   return (Array.isArray(value) ? value[0] : value)?.toString();
 }
 
+/**
+ * Polls `probe` until it returns a value. Errors from the probe (a broker
+ * still electing its group coordinator, say) count as "not yet"; `fatal`
+ * ends the wait at once when it names a reason.
+ */
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined>,
   timeoutMs: number,
+  fatal: () => string | undefined = () => undefined,
   intervalMs = 500,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
   for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    const reason = fatal();
+    if (reason !== undefined) throw new Error(`gave up waiting for ${what}: ${reason}`);
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const detail = lastError === undefined ? '' : ` (last error: ${String(lastError)})`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

@@ -22,7 +22,7 @@ function sphericalCellAreaM2(west: number, south: number, east: number, north: n
 function chunkOf(readings: readonly DecodedReading[], readingColumns = 4): Chunk {
   const chunk = new Chunk(0, Math.max(1, readings.length), readingColumns);
   for (const reading of readings) {
-    if (chunk.append(reading) !== 'appended') throw new Error('test chunk has too few reading columns');
+    if (chunk.append(reading, 0) !== 'appended') throw new Error('test chunk has too few reading columns');
   }
   return chunk;
 }

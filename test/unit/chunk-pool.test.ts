@@ -65,9 +65,9 @@ describe('ChunkPool', () => {
   it('gives a released chunk back empty: no rows, no names, no devices, readings NaN again', () => {
     const pool = new ChunkPool(1, 3, 2);
     const chunk = pool.acquire()!;
-    chunk.append(decoded({ deviceId: 'a', lon: 1, lat: 2, readings: { temp: 20, hum: 50 } }));
-    chunk.append(decoded({ deviceId: 'b', lon: 3, lat: 4, readings: { temp: 21 } }));
-    chunk.append(decoded({ deviceId: 'a', lon: 5, lat: 6, readings: { hum: 55 } }));
+    chunk.append(decoded({ deviceId: 'a', lon: 1, lat: 2, readings: { temp: 20, hum: 50 } }), 0);
+    chunk.append(decoded({ deviceId: 'b', lon: 3, lat: 4, readings: { temp: 21 } }), 0);
+    chunk.append(decoded({ deviceId: 'a', lon: 5, lat: 6, readings: { hum: 55 } }), 0);
     expect(chunk.full).toBe(true);
     pool.release(chunk);
 
@@ -80,9 +80,9 @@ describe('ChunkPool', () => {
     expect(Array.from(viewsOf(again).readings).every(Number.isNaN)).toBe(true);
 
     // Reading names and devices start over: the first new ones get column and index 0.
-    again.append(decoded({ deviceId: 'z', lon: 0, lat: 0, readings: { pressure: 1000 } }));
-    again.append(decoded({ deviceId: 'z', lon: 0, lat: 0 }));
-    again.append(decoded({ deviceId: 'a', lon: 0, lat: 0 }));
+    again.append(decoded({ deviceId: 'z', lon: 0, lat: 0, readings: { pressure: 1000 } }), 0);
+    again.append(decoded({ deviceId: 'z', lon: 0, lat: 0 }), 0);
+    again.append(decoded({ deviceId: 'a', lon: 0, lat: 0 }), 0);
     expect(again.readingNames).toEqual(['pressure']);
     expect(Array.from(viewsOf(again).device)).toEqual([0, 0, 1]);
     expect(again.deviceCount).toBe(2);
@@ -149,7 +149,7 @@ describe('Chunk.append', () => {
       decoded({ deviceId: 'south', ts: 1_717_243_201_456, lon: -70.6693, lat: -33.4489 }),
       decoded({ deviceId: 'north', ts: 1_717_243_202_789, lon: 179.99999, lat: -89.5 }),
     ];
-    for (const row of rows) expect(chunk.append(row)).toBe('appended');
+    for (const row of rows) expect(chunk.append(row, 0)).toBe('appended');
     expect(chunk.count).toBe(3);
 
     const views = viewsOf(chunk);
@@ -166,10 +166,10 @@ describe('Chunk.append', () => {
 
   it('gives reading columns in order of first appearance and leaves absent readings NaN', () => {
     const chunk = new Chunk(0, 4, 3);
-    chunk.append(decoded({ lon: 0, lat: 0, readings: { temp: 20.5 } }));
-    chunk.append(decoded({ lon: 0, lat: 0, readings: { hum: 40, temp: null } }));
-    chunk.append(decoded({ lon: 0, lat: 0 }));
-    chunk.append(decoded({ lon: 0, lat: 0, readings: { temp: -3.25, hum: 41 } }));
+    chunk.append(decoded({ lon: 0, lat: 0, readings: { temp: 20.5 } }), 0);
+    chunk.append(decoded({ lon: 0, lat: 0, readings: { hum: 40, temp: null } }), 0);
+    chunk.append(decoded({ lon: 0, lat: 0 }), 0);
+    chunk.append(decoded({ lon: 0, lat: 0, readings: { temp: -3.25, hum: 41 } }), 0);
     expect(chunk.readingNames).toEqual(['temp', 'hum']);
     expect(readingColumn(chunk, 'temp')).toEqual([20.5, NaN, NaN, -3.25]);
     expect(readingColumn(chunk, 'hum')).toEqual([NaN, 40, NaN, 41]);
@@ -181,7 +181,7 @@ describe('Chunk.append', () => {
     const chunk = new Chunk(0, 3, 1);
     for (let i = 0; i < 3; i++) {
       expect(chunk.full).toBe(false);
-      chunk.append(decoded({ lon: i, lat: i }));
+      chunk.append(decoded({ lon: i, lat: i }), 0);
     }
     expect(chunk.full).toBe(true);
     expect(chunk.count).toBe(3);
@@ -189,10 +189,10 @@ describe('Chunk.append', () => {
 
   it('returns columns_full, packing nothing, when a new reading name has no column left', () => {
     const chunk = new Chunk(0, 4, 2);
-    chunk.append(decoded({ deviceId: 'a', lon: 1, lat: 1, readings: { temp: 1, hum: 2 } }));
+    chunk.append(decoded({ deviceId: 'a', lon: 1, lat: 1, readings: { temp: 1, hum: 2 } }), 0);
     const before = { ts: viewsOf(chunk).ts[1], device: viewsOf(chunk).device[1] };
 
-    expect(chunk.append(decoded({ deviceId: 'b', ts: 99, lon: 5, lat: 5, readings: { pressure: 1000 } }))).toBe(
+    expect(chunk.append(decoded({ deviceId: 'b', ts: 99, lon: 5, lat: 5, readings: { pressure: 1000 } }), 0)).toBe(
       'columns_full',
     );
     expect(chunk.count).toBe(1);
@@ -202,18 +202,18 @@ describe('Chunk.append', () => {
     expect(viewsOf(chunk).device[1]).toBe(before.device);
 
     // Known names and null-valued new names need no column.
-    expect(chunk.append(decoded({ lon: 2, lat: 2, readings: { temp: 3, pressure: null } }))).toBe('appended');
+    expect(chunk.append(decoded({ lon: 2, lat: 2, readings: { temp: 3, pressure: null } }), 0)).toBe('appended');
     expect(chunk.count).toBe(2);
     expect(chunk.readingNames).toEqual(['temp', 'hum']);
   });
 
   it('does not take a column for part of a record that brings more new names than are left', () => {
     const chunk = new Chunk(0, 4, 3);
-    chunk.append(decoded({ lon: 1, lat: 1, readings: { temp: 1 } }));
-    expect(chunk.append(decoded({ lon: 1, lat: 1, readings: { hum: 2, pressure: 3, co2: 4 } }))).toBe('columns_full');
+    chunk.append(decoded({ lon: 1, lat: 1, readings: { temp: 1 } }), 0);
+    expect(chunk.append(decoded({ lon: 1, lat: 1, readings: { hum: 2, pressure: 3, co2: 4 } }), 0)).toBe('columns_full');
     expect(chunk.readingNames).toEqual(['temp']);
     // The two free columns are still free for a record that fits.
-    expect(chunk.append(decoded({ lon: 1, lat: 1, readings: { hum: 2, pressure: 3 } }))).toBe('appended');
+    expect(chunk.append(decoded({ lon: 1, lat: 1, readings: { hum: 2, pressure: 3 } }), 0)).toBe('appended');
     expect(chunk.readingNames).toEqual(['temp', 'hum', 'pressure']);
   });
 });

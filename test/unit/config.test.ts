@@ -36,15 +36,21 @@ describe('loadConfig', () => {
       groupId: 'geowindow',
       startFrom: 'earliest',
       chunkSize: 2000,
-      chunkPoolSize: 64,
+      chunkPoolSize: 'auto',
       readingColumns: 16,
       windowIdleMs: 5000,
       maxMessageBytes: 65536,
       commitIntervalMs: 1000,
       shutdownGraceMs: 20000,
+      memoryLimitMb: 'auto',
+      memoryHighWater: 0.85,
+      memoryLowWater: 0.7,
+      memorySampleMs: 250,
+      memoryStuckMs: 30000,
       metricsPort: 9464,
       metricsHost: '0.0.0.0',
       logLevel: 'info',
+      testOomDevice: undefined,
     });
     expect(Number.isInteger(workers)).toBe(true);
     expect(workers).toBeGreaterThanOrEqual(1);

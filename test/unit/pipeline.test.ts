@@ -139,6 +139,7 @@ interface SetupOptions {
   poolSize?: number;
   /** Follow the real clock (drain() times out on it) instead of the test's manual one. */
   realTime?: boolean;
+  deadLetterBytesLimit?: number;
 }
 
 function setup(options: SetupOptions = {}) {
@@ -158,6 +159,7 @@ function setup(options: SetupOptions = {}) {
     outputTopic: OUTPUT,
     dlqTopic: DLQ,
     windowSize: WINDOW_SIZE,
+    deadLetterBytesLimit: options.deadLetterBytesLimit ?? 1024 * 1024,
     windowIdleMs: IDLE_MS,
     limits: { maxBytes: 4096, maxReadings: 4 },
     now: options.realTime === true ? Date.now : clock.now,

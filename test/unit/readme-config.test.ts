@@ -16,6 +16,7 @@ describe('README configuration table', () => {
     for (const option of Object.values(OPTIONS)) {
       const row = documented.find((d) => d.env === option.env)!;
       if (option.fallback === undefined) expect(row.fallback).toBe('(required)');
+      else if (option.fallback === '') expect(row.fallback).toBe('(unset)');
       else if (option.env !== 'WORKERS') expect(row.fallback).toBe(`\`${option.fallback}\``);
     }
   });

@@ -1,0 +1,103 @@
+/** One reading of the process's memory and of the work it still holds. */
+export interface MemorySample {
+  readonly rss: number;
+  readonly heapUsed: number;
+  readonly heapLimit: number;
+  /** Chunks and dead letters not yet acknowledged: what a pause lets drain. */
+  readonly inFlight: number;
+}
+
+/** What the service must do after a sample. The guard itself touches nothing. */
+export type GuardAction =
+  | 'none'
+  /** Stop fetching every assigned partition. */
+  | 'pause'
+  /** Fetch again. */
+  | 'resume'
+  /** In-flight work has drained while paused: collect garbage once, if the runtime allows it. */
+  | 'collect'
+  /** Over budget for too long even while paused: stop without committing unprocessed offsets. */
+  | 'shutdown';
+
+export interface GuardOptions {
+  readonly budgetBytes: number;
+  /** Pause at this share of the budget (or of the V8 heap limit). */
+  readonly highWater: number;
+  /** Resume below this share. */
+  readonly lowWater: number;
+  /** How long RSS may stay above the budget while paused before the service gives up. */
+  readonly stuckMs: number;
+}
+
+/**
+ * A pause shorter than this achieves nothing (a fetch round trip, a worker
+ * task) and lets the consumer flap between states.
+ */
+export const MIN_PAUSE_MS = 1000;
+
+/**
+ * The memory circuit breaker's state machine: running or paused, with
+ * hysteresis between the high and low water marks. Usage is the larger of
+ * RSS against the budget and V8 heap against its limit.
+ *
+ * RSS does not always fall after a collection (freed pages may stay
+ * mapped). So once a pause has drained everything in flight and collected
+ * garbage, what remains is not held for records, and the guard resumes as
+ * soon as usage is below the high-water mark rather than waiting for the low
+ * one that might never come.
+ */
+export class MemoryGuard {
+  readonly #options: GuardOptions;
+  #paused = false;
+  #pausedAt = 0;
+  #collected = false;
+  #overBudgetSince: number | undefined;
+  #usage = 0;
+
+  constructor(options: GuardOptions) {
+    if (!(options.lowWater > 0 && options.lowWater < options.highWater && options.highWater <= 1)) {
+      throw new RangeError(`memory water marks must satisfy 0 < low < high <= 1, got ${options.lowWater} and ${options.highWater}`);
+    }
+    this.#options = options;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** The last usage seen, as a share of the budget (may exceed 1). */
+  get usage(): number {
+    return this.#usage;
+  }
+
+  update(sample: MemorySample, now: number): GuardAction {
+    const { budgetBytes, highWater, lowWater, stuckMs } = this.#options;
+    const usage = Math.max(sample.rss / budgetBytes, sample.heapUsed / sample.heapLimit);
+    this.#usage = usage;
+    if (!this.#paused) {
+      if (usage < highWater) return 'none';
+      this.#paused = true;
+      this.#pausedAt = now;
+      this.#collected = false;
+      this.#overBudgetSince = sample.rss > budgetBytes ? now : undefined;
+      return 'pause';
+    }
+    if (sample.rss > budgetBytes) {
+      this.#overBudgetSince ??= now;
+      if (now - this.#overBudgetSince >= stuckMs) return 'shutdown';
+    } else {
+      this.#overBudgetSince = undefined;
+    }
+    if (now - this.#pausedAt < MIN_PAUSE_MS) return 'none';
+    const drained = sample.inFlight === 0;
+    if (usage < lowWater || (drained && this.#collected && usage < highWater)) {
+      this.#paused = false;
+      return 'resume';
+    }
+    if (drained && !this.#collected) {
+      this.#collected = true;
+      return 'collect';
+    }
+    return 'none';
+  }
+}

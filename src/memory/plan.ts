@@ -1,0 +1,97 @@
+import { chunkLayout } from '../protocol/chunk-layout.js';
+import { ConfigError } from '../errors.js';
+import { MB, type MemoryBudget } from './budget.js';
+
+/**
+ * Measured resident memory of the runtime before any record: Node.js, V8,
+ * kafkajs, prom-client and pino on the main thread (~70 MB), and one worker
+ * isolate with turf loaded (~14 MB). Rounded up.
+ */
+const MAIN_RUNTIME_BYTES = 80 * MB;
+const WORKER_RUNTIME_BYTES = 16 * MB;
+/**
+ * Worker heap per point of a chunk while turf builds the hull: the
+ * MultiPoint's pairs and turf's own copies, about 200 bytes, doubled for
+ * garbage not yet collected.
+ */
+const WORKER_HEAP_BYTES_PER_POINT = 400;
+const WORKER_OLD_GENERATION_MIN_MB = 16;
+const WORKER_YOUNG_GENERATION_MB = 8;
+/** Shares of the budget; the rest is the main thread's heap and headroom. */
+const CHUNK_POOL_SHARE = 0.1;
+const FETCH_SHARE = 0.02;
+const DEAD_LETTER_SHARE = 0.02;
+/** A fetched batch as JavaScript objects (messages, offsets as strings, buffers) takes ~4x its bytes. */
+const FETCH_EXPANSION = 4;
+const MAX_AUTO_CHUNKS = 128;
+/** The main thread needs at least this for decoding, aggregates in flight and the garbage between collections. */
+const MIN_HEADROOM_BYTES = 32 * MB;
+
+export interface MemoryPlanInput {
+  readonly budget: MemoryBudget;
+  readonly workers: number;
+  readonly chunkSize: number;
+  readonly readingColumns: number;
+  readonly chunkPoolSize: number | 'auto';
+}
+
+/** How the budget is split; every bound below comes from it. */
+export interface MemoryPlan {
+  readonly budget: MemoryBudget;
+  readonly runtimeBytes: number;
+  readonly worker: { readonly maxOldGenerationSizeMb: number; readonly maxYoungGenerationSizeMb: number };
+  readonly workerHeapBytes: number;
+  readonly chunkPool: { readonly chunks: number; readonly chunkBytes: number; readonly bytes: number };
+  readonly fetch: { readonly maxBytes: number; readonly maxBytesPerPartition: number; readonly reserveBytes: number };
+  readonly deadLetterBytes: number;
+  readonly headroomBytes: number;
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, value));
+}
+
+export function planMemory(input: MemoryPlanInput): MemoryPlan {
+  const { budget, workers, chunkSize, readingColumns } = input;
+  const B = budget.bytes;
+  const runtimeBytes = MAIN_RUNTIME_BYTES + workers * WORKER_RUNTIME_BYTES;
+  const oldMb = Math.max(WORKER_OLD_GENERATION_MIN_MB, Math.ceil((chunkSize * WORKER_HEAP_BYTES_PER_POINT) / MB) + 8);
+  const worker = { maxOldGenerationSizeMb: oldMb, maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };
+  const workerHeapBytes = workers * (oldMb + WORKER_YOUNG_GENERATION_MB) * MB;
+  const chunkBytes = chunkLayout(chunkSize, readingColumns).byteLength;
+  const chunks =
+    input.chunkPoolSize === 'auto'
+      ? clamp(Math.floor((B * CHUNK_POOL_SHARE) / chunkBytes), workers + 2, MAX_AUTO_CHUNKS)
+      : input.chunkPoolSize;
+  const maxBytes = Math.floor(clamp(B * FETCH_SHARE, 512 * 1024, 8 * MB));
+  const fetch = {
+    maxBytes,
+    maxBytesPerPartition: Math.floor(clamp(maxBytes / 4, 64 * 1024, MB)),
+    reserveBytes: maxBytes * FETCH_EXPANSION,
+  };
+  const deadLetterBytes = Math.floor(clamp(B * DEAD_LETTER_SHARE, MB, 16 * MB));
+  const committed = runtimeBytes + workerHeapBytes + chunks * chunkBytes + fetch.reserveBytes + deadLetterBytes;
+  const headroomBytes = B - committed;
+  if (headroomBytes < MIN_HEADROOM_BYTES) {
+    const needMb = Math.ceil((committed + MIN_HEADROOM_BYTES) / MB);
+    const variable = budget.source === 'MEMORY_LIMIT_MB' ? 'MEMORY_LIMIT_MB' : `MEMORY_LIMIT_MB (from ${budget.source})`;
+    throw new ConfigError(
+      variable,
+      `a budget of ${Math.floor(B / MB)} MB is too small for this configuration, which needs at least ${needMb} MB ` +
+        `(runtime ${runtimeBytes / MB} MB, ${workers} worker heaps ${workerHeapBytes / MB} MB, ` +
+        `${chunks} chunks ${Math.ceil((chunks * chunkBytes) / MB)} MB, fetch ${Math.ceil(fetch.reserveBytes / MB)} MB, ` +
+        `dead letters ${Math.ceil(deadLetterBytes / MB)} MB, headroom ${MIN_HEADROOM_BYTES / MB} MB); ` +
+        'raise the limit or lower WORKERS, CHUNK_SIZE or CHUNK_POOL_SIZE',
+    );
+  }
+  return {
+    budget,
+    runtimeBytes,
+    worker,
+    workerHeapBytes,
+    chunkPool: { chunks, chunkBytes, bytes: chunks * chunkBytes },
+    fetch,
+    deadLetterBytes,
+    headroomBytes,
+  };
+}

@@ -1,0 +1,39 @@
+import { totalmem } from 'node:os';
+import type { Config } from '../config/config.js';
+import { resolveBudget, MB } from './budget.js';
+import { cgroupMemoryLimit, readFileOrUndefined } from './cgroup.js';
+import { planMemory, type MemoryPlan } from './plan.js';
+
+/** The memory plan of this process: the budget from configuration or the container, split. */
+export function memoryPlanFor(config: Config): MemoryPlan {
+  const cgroup = config.memoryLimitMb === 'auto' ? cgroupMemoryLimit(readFileOrUndefined, totalmem()) : undefined;
+  return planMemory({
+    budget: resolveBudget(config.memoryLimitMb, cgroup),
+    workers: config.workers,
+    chunkSize: config.chunkSize,
+    readingColumns: config.readingColumns,
+    chunkPoolSize: config.chunkPoolSize,
+  });
+}
+
+const mb = (bytes: number) => Math.round((bytes / MB) * 10) / 10;
+
+/** The split as the start-up log shows it, in MB. */
+export function describePlan(plan: MemoryPlan): Record<string, unknown> {
+  return {
+    budgetMb: mb(plan.budget.bytes),
+    source: plan.budget.source,
+    ...(plan.budget.detail === undefined ? {} : { sourcePath: plan.budget.detail }),
+    runtimeMb: mb(plan.runtimeBytes),
+    workerHeapsMb: mb(plan.workerHeapBytes),
+    workerLimits: plan.worker,
+    chunkPool: { chunks: plan.chunkPool.chunks, chunkKb: Math.round(plan.chunkPool.chunkBytes / 1024), totalMb: mb(plan.chunkPool.bytes) },
+    fetch: {
+      maxBytes: plan.fetch.maxBytes,
+      maxBytesPerPartition: plan.fetch.maxBytesPerPartition,
+      reserveMb: mb(plan.fetch.reserveBytes),
+    },
+    deadLettersMb: mb(plan.deadLetterBytes),
+    headroomMb: mb(plan.headroomBytes),
+  };
+}
