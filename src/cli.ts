@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { PRODUCE_USAGE, parseProduceArgs, produce } from './commands/produce.js';
+import { SOAK_USAGE, parseSoakArgs, soak } from './commands/soak.js';
 import { loadConfig } from './config/config.js';
 import { ConfigErrors, EXIT, UsageError } from './errors.js';
 import { createLogger } from './logger.js';
@@ -11,10 +12,12 @@ const USAGE = `Usage: geowindow <command> [options]
 Commands:
   run        consume sensor readings and write window aggregates (configured by environment; see README)
   produce    send readings from a synthetic sensor fleet (geowindow produce --help)
+  soak       run the fleet against the service and chart its memory (geowindow soak --help)
   help       show this text
   version    print the version
 
-Exit codes: 0 ok, 1 failure, 2 bad command line, 3 bad configuration.`;
+Exit codes: 0 ok, 1 failure (soak: verdict fail), 2 bad command line, 3 bad configuration,
+4 memory stayed above the budget.`;
 
 function version(): string {
   const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -41,6 +44,15 @@ async function main(argv: readonly string[]): Promise<number> {
       const summary = await produce(options, abort.signal);
       process.stdout.write(`${JSON.stringify(summary)}\n`);
       return EXIT.ok;
+    }
+    case 'soak': {
+      if (args.includes('--help') || args.includes('-h')) {
+        process.stdout.write(`${SOAK_USAGE}\n`);
+        return EXIT.ok;
+      }
+      const result = await soak(parseSoakArgs(args, process.env));
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      return result.verdict === 'pass' ? EXIT.ok : EXIT.failure;
     }
     case 'version':
     case '--version':

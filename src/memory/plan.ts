@@ -51,17 +51,11 @@ function clamp(value: number, min: number, max: number): number {
   return Math.min(max, Math.max(min, value));
 }
 
-export function planMemory(input: MemoryPlanInput): MemoryPlan {
-  const { budget, workers, chunkSize, readingColumns } = input;
-  const B = budget.bytes;
-  const runtimeBytes = MAIN_RUNTIME_BYTES + workers * WORKER_RUNTIME_BYTES;
-  const oldMb = Math.max(WORKER_OLD_GENERATION_MIN_MB, Math.ceil((chunkSize * WORKER_HEAP_BYTES_PER_POINT) / MB) + 8);
-  const worker = { maxOldGenerationSizeMb: oldMb, maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };
-  const workerHeapBytes = workers * (oldMb + WORKER_YOUNG_GENERATION_MB) * MB;
-  const chunkBytes = chunkLayout(chunkSize, readingColumns).byteLength;
+/** The parts of a budget of `B` bytes that grow with it, and everything committed before headroom. */
+function split(B: number, input: MemoryPlanInput, fixedBytes: number, chunkBytes: number) {
   const chunks =
     input.chunkPoolSize === 'auto'
-      ? clamp(Math.floor((B * CHUNK_POOL_SHARE) / chunkBytes), workers + 2, MAX_AUTO_CHUNKS)
+      ? clamp(Math.floor((B * CHUNK_POOL_SHARE) / chunkBytes), input.workers + 2, MAX_AUTO_CHUNKS)
       : input.chunkPoolSize;
   const maxBytes = Math.floor(clamp(B * FETCH_SHARE, 512 * 1024, 8 * MB));
   const fetch = {
@@ -70,17 +64,39 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
     reserveBytes: maxBytes * FETCH_EXPANSION,
   };
   const deadLetterBytes = Math.floor(clamp(B * DEAD_LETTER_SHARE, MB, 16 * MB));
-  const committed = runtimeBytes + workerHeapBytes + chunks * chunkBytes + fetch.reserveBytes + deadLetterBytes;
+  const committed = fixedBytes + chunks * chunkBytes + fetch.reserveBytes + deadLetterBytes;
+  return { chunks, fetch, deadLetterBytes, committed };
+}
+
+export function planMemory(input: MemoryPlanInput): MemoryPlan {
+  const { budget, workers, chunkSize, readingColumns } = input;
+  const B = budget.bytes;
+  const runtimeBytes = MAIN_RUNTIME_BYTES + workers * WORKER_RUNTIME_BYTES;
+  const oldMb = Math.max(WORKER_OLD_GENERATION_MIN_MB, Math.ceil((chunkSize * WORKER_HEAP_BYTES_PER_POINT) / MB) + 8);
+  const worker = { maxOldGenerationSizeMb: oldMb, maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };
+  const workerHeapBytes = workers * (oldMb + WORKER_YOUNG_GENERATION_MB) * MB;
+  const chunkBytes = chunkLayout(chunkSize, readingColumns).byteLength;
+  const fixedBytes = runtimeBytes + workerHeapBytes;
+  const { chunks, fetch, deadLetterBytes, committed } = split(B, input, fixedBytes, chunkBytes);
   const headroomBytes = B - committed;
   if (headroomBytes < MIN_HEADROOM_BYTES) {
-    const needMb = Math.ceil((committed + MIN_HEADROOM_BYTES) / MB);
+    // The auto chunk pool, the fetch reserve and the dead letters grow with the
+    // budget (together by at most a fifth of it), so the least whole-MB budget
+    // that works is found by iterating from the shortfall, and the split
+    // reported is the one at that budget.
+    let needMb = Math.ceil((committed + MIN_HEADROOM_BYTES) / MB);
+    let need = split(needMb * MB, input, fixedBytes, chunkBytes);
+    while (needMb * MB - need.committed < MIN_HEADROOM_BYTES) {
+      needMb = Math.ceil((need.committed + MIN_HEADROOM_BYTES) / MB);
+      need = split(needMb * MB, input, fixedBytes, chunkBytes);
+    }
     const variable = budget.source === 'MEMORY_LIMIT_MB' ? 'MEMORY_LIMIT_MB' : `MEMORY_LIMIT_MB (from ${budget.source})`;
     throw new ConfigError(
       variable,
       `a budget of ${Math.floor(B / MB)} MB is too small for this configuration, which needs at least ${needMb} MB ` +
         `(runtime ${runtimeBytes / MB} MB, ${workers} worker heaps ${workerHeapBytes / MB} MB, ` +
-        `${chunks} chunks ${Math.ceil((chunks * chunkBytes) / MB)} MB, fetch ${Math.ceil(fetch.reserveBytes / MB)} MB, ` +
-        `dead letters ${Math.ceil(deadLetterBytes / MB)} MB, headroom ${MIN_HEADROOM_BYTES / MB} MB); ` +
+        `${need.chunks} chunks ${Math.ceil((need.chunks * chunkBytes) / MB)} MB, fetch ${Math.ceil(need.fetch.reserveBytes / MB)} MB, ` +
+        `dead letters ${Math.ceil(need.deadLetterBytes / MB)} MB, headroom ${MIN_HEADROOM_BYTES / MB} MB); ` +
         'raise the limit or lower WORKERS, CHUNK_SIZE or CHUNK_POOL_SIZE',
     );
   }

@@ -1,4 +1,4 @@
-import { pausedIntervals, type SoakSample } from './series.js';
+import { pausedIntervals, peakRssBytes, type SoakSample } from './series.js';
 
 export interface ChartOptions {
   readonly title: string;
@@ -24,7 +24,8 @@ export function soakChart(samples: readonly SoakSample[], options: ChartOptions)
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const tMax = Math.max(1, samples.length > 0 ? samples[samples.length - 1]!.t : 1);
-  const yMaxMb = Math.max(options.budgetBytes, ...samples.map((s) => s.rssBytes)) / MB * 1.08;
+  // Not Math.max(...samples): spreading a long soak (~150,000 samples) overflows the call stack.
+  const yMaxMb = Math.max(options.budgetBytes, peakRssBytes(samples)) / MB * 1.08;
   const x = (t: number) => MARGIN.left + (t / tMax) * plotW;
   const y = (mb: number) => MARGIN.top + plotH - (mb / yMaxMb) * plotH;
   const path = (value: (s: SoakSample) => number) =>

@@ -1,24 +1,21 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { metricValue, runCli, ServiceProcess } from '../support/cli.js';
-import { committedOffsets, createTopics, endOffsets, header, readAll, uniqueTopics, waitFor, type ReadRecord } from '../support/kafka.js';
-
+import { metricValue, type ServiceProcess } from '../support/cli.js';
+import { committedOffsets, endOffsets, header, type ReadRecord } from '../support/kafka.js';
+import { reconcile, type AggregateRecord } from '../support/reconcile.js';
+import {
+  produceFleet,
+  readScenario,
+  scenarioTopics,
+  serviceErrors,
+  startService,
+  waitForCommittedEnd,
+  type ScenarioTopics,
+} from '../support/scenario.js';
 const GOOD = 50_000;
 const BAD = 500;
 const PARTITIONS = 6;
 /** float32 keeps ~7 significant digits: about 1e-5 degrees at longitude 180. */
 const FLOAT32_DEGREES = 2e-5;
-
-interface Aggregate {
-  schema: string;
-  window: { type: string; size: number; partial: boolean; closedBy: string };
-  source: { topic: string; partition: number; firstOffset: number; lastOffset: number };
-  count: number;
-  centroid: [number, number];
-  bbox: [number, number, number, number];
-  hull: { type: string; coordinates: number[][][] } | null;
-  hullAreaM2: number;
-  readings: Record<string, { count: number; min: number | null; max: number | null; mean: number | null }>;
-}
 
 /** The test's own reading of a good record, written apart from the service's decoder. */
 function pointOf(record: ReadRecord): { lon: number; lat: number; readings: Record<string, number | null> } {
@@ -37,8 +34,7 @@ function pointOf(record: ReadRecord): { lon: number; lat: number; readings: Reco
 
 describe('end to end on a real broker', () => {
   const brokers = inject('kafkaBrokers');
-  const topics = uniqueTopics('in', 'out', 'dlq');
-  const groupId = `${topics.in}-group`;
+  let topics: ScenarioTopics;
   let service: ServiceProcess;
   let exitCode: number | null;
   let metricsText: string;
@@ -47,42 +43,13 @@ describe('end to end on a real broker', () => {
   let deadLetters: ReadRecord[];
 
   beforeAll(async () => {
-    await createTopics(brokers, { [topics.in]: PARTITIONS, [topics.out]: 3, [topics.dlq]: 1 });
-    const produced = await runCli(
-      ['produce', '--topic', topics.in, '--devices', '240', '--rate', '0', '--count', String(GOOD + BAD),
-        '--bad-ratio', String(BAD / (GOOD + BAD)), '--seed', '42'],
-      { KAFKA_BROKERS: brokers },
-    );
-    expect(produced.code, produced.stderr).toBe(0);
-    expect(JSON.parse(produced.stdout)).toMatchObject({ sent: GOOD + BAD, good: GOOD, bad: BAD });
-
-    service = new ServiceProcess({
-      KAFKA_BROKERS: brokers,
-      INPUT_TOPIC: topics.in,
-      OUTPUT_TOPIC: topics.out,
-      DLQ_TOPIC: topics.dlq,
-      GROUP_ID: groupId,
-      WORKERS: '2',
-      WINDOW_IDLE_MS: '500',
-      COMMIT_INTERVAL_MS: '200',
-    });
-    const ends = await endOffsets(brokers, topics.in);
-    await waitFor(
-      'committed offsets at the end of every partition',
-      async () => {
-        const committed = await committedOffsets(brokers, groupId, topics.in);
-        return [...ends].every(([partition, end]) => committed.get(partition) === end) ? true : undefined;
-      },
-      120_000,
-      () => (service.child.exitCode === null ? undefined : `the service exited with ${service.child.exitCode}: ${service.stderr}`),
-    );
+    topics = await scenarioTopics(brokers, PARTITIONS);
+    await produceFleet(brokers, topics.in, { good: GOOD, bad: BAD });
+    service = await startService(brokers, topics);
+    await waitForCommittedEnd(brokers, topics, service);
     metricsText = await service.metrics();
     exitCode = await service.stop('SIGTERM');
-    [inputs, outputs, deadLetters] = await Promise.all([
-      readAll(brokers, topics.in),
-      readAll(brokers, topics.out),
-      readAll(brokers, topics.dlq),
-    ]);
+    ({ inputs, outputs, deadLetters } = await readScenario(brokers, topics));
   });
 
   afterAll(async () => {
@@ -91,26 +58,17 @@ describe('end to end on a real broker', () => {
 
   it('stops cleanly on SIGTERM', () => {
     expect(exitCode).toBe(0);
-    // kafkajs logs retried protocol errors at error level; geowindow's own lines must have none.
-    expect(service.logs.filter((line) => line.level >= 50 && line.component !== 'kafkajs')).toEqual([]);
+    expect(serviceErrors(service)).toEqual([]);
   });
 
-  it('counts every good record in exactly one aggregate', () => {
-    const aggregates = outputs.map((record) => JSON.parse(record.value!.toString()) as Aggregate);
-    expect(aggregates.reduce((sum, a) => sum + a.count, 0)).toBe(GOOD);
-    // Windows of a partition tile its offsets without overlap.
-    const byPartition = new Map<number, Aggregate[]>();
-    for (const a of aggregates) byPartition.set(a.source.partition, [...(byPartition.get(a.source.partition) ?? []), a]);
-    for (const windows of byPartition.values()) {
-      windows.sort((a, b) => a.source.firstOffset - b.source.firstOffset);
-      for (let i = 1; i < windows.length; i++) {
-        expect(windows[i]!.source.firstOffset).toBeGreaterThan(windows[i - 1]!.source.lastOffset);
-      }
-    }
-    // Full windows hold exactly CHUNK_SIZE records; only partial ones hold fewer.
-    for (const a of aggregates) {
+  it('counts every good record in exactly one aggregate and every bad one in the dead-letter topic', () => {
+    const result = reconcile(topics.in, inputs, outputs, deadLetters);
+    expect(result.aggregated).toBe(GOOD);
+    expect([...result.deadLettered.values()].reduce((a, b) => a + b, 0)).toBe(BAD);
+    expect(result.duplicates).toBe(0);
+    for (const a of result.aggregates) {
       expect(a.schema).toBe('geowindow.aggregate.v1');
-      expect(a.source.topic).toBe(topics.in);
+      // Full windows hold exactly CHUNK_SIZE records; only partial ones hold fewer.
       if (!a.window.partial) expect(a.count).toBe(2000);
       expect(a.count).toBeLessThanOrEqual(2000);
     }
@@ -119,7 +77,7 @@ describe('end to end on a real broker', () => {
   it('computes count, centroid, bbox and readings that match the records', () => {
     const inputIndex = new Map(inputs.map((r) => [`${r.partition}:${r.offset}`, r]));
     for (const record of outputs) {
-      const a = JSON.parse(record.value!.toString()) as Aggregate;
+      const a = JSON.parse(record.value!.toString()) as AggregateRecord;
       const good: ReadRecord[] = [];
       for (let offset = a.source.firstOffset; offset <= a.source.lastOffset; offset++) {
         const input = inputIndex.get(`${a.source.partition}:${offset}`)!;
@@ -173,7 +131,7 @@ describe('end to end on a real broker', () => {
 
   it('committed the end of every partition', async () => {
     const ends = await endOffsets(brokers, topics.in);
-    const committed = await committedOffsets(brokers, groupId, topics.in);
+    const committed = await committedOffsets(brokers, topics.group, topics.in);
     for (const [partition, end] of ends) expect(committed.get(partition)).toBe(end);
   });
 });

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 /** The built CLI: integration tests run the product as users do, as a process. */
@@ -28,21 +29,36 @@ export interface LogLine {
   readonly [field: string]: unknown;
 }
 
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
 /** A running `geowindow run`, its JSON log lines collected as they come. */
 export class ServiceProcess {
   readonly child: ChildProcess;
   readonly logs: LogLine[] = [];
   stderr = '';
   readonly exited: Promise<number | null>;
-  readonly metricsPort: Promise<number>;
+  readonly metricsPort: number;
 
-  constructor(env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [CLI, 'run'], {
-      env: { ...process.env, METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', ...env },
+  /** Starts the service with its metrics on a free port (so any LOG_LEVEL works). */
+  static async start(env: NodeJS.ProcessEnv, nodeArgs: readonly string[] = []): Promise<ServiceProcess> {
+    return new ServiceProcess(env, nodeArgs, await freePort());
+  }
+
+  private constructor(env: NodeJS.ProcessEnv, nodeArgs: readonly string[], metricsPort: number) {
+    this.metricsPort = metricsPort;
+    this.child = spawn(process.execPath, [...nodeArgs, CLI, 'run'], {
+      env: { ...process.env, METRICS_HOST: '127.0.0.1', ...env, METRICS_PORT: String(metricsPort) },
       stdio: 'pipe',
     });
-    let resolvePort!: (port: number) => void;
-    this.metricsPort = new Promise((resolve) => (resolvePort = resolve));
     let pending = '';
     this.child.stdout!.on('data', (data: Buffer) => {
       pending += data.toString();
@@ -52,7 +68,6 @@ export class ServiceProcess {
         if (line.trim() === '') continue;
         const entry = JSON.parse(line) as LogLine;
         this.logs.push(entry);
-        if (typeof entry.port === 'number' && entry.msg.startsWith('serving')) resolvePort(entry.port);
       }
     });
     this.child.stderr!.on('data', (data: Buffer) => (this.stderr += data.toString()));
@@ -60,7 +75,7 @@ export class ServiceProcess {
   }
 
   async metrics(): Promise<string> {
-    const response = await fetch(`http://127.0.0.1:${await this.metricsPort}/metrics`);
+    const response = await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`);
     return response.text();
   }
 

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { metricValue, type ServiceProcess } from '../support/cli.js';
+import { reconcile, type Reconciliation } from '../support/reconcile.js';
+import {
+  produceFleet,
+  readScenario,
+  scenarioTopics,
+  serviceErrors,
+  startService,
+  waitForCommittedEnd,
+  type ScenarioTopics,
+} from '../support/scenario.js';
+
+const GOOD = 297_000;
+const BAD = 3_000;
+/**
+ * One worker needs a budget of about 180 MB by the plan; the service reads a
+ * backlog at full speed near 200-240 MB of RSS, so 240 MB (pause at 204 MB,
+ * resume under 168 MB) makes the breaker work for its living.
+ */
+const BUDGET_MB = 240;
+const SAMPLE_MS = 200;
+
+describe('a tight memory budget under a fast fleet', () => {
+  const brokers = inject('kafkaBrokers');
+  let topics: ScenarioTopics;
+  let service: ServiceProcess;
+  let metrics: string;
+  let exitCode: number | null;
+  let result: Reconciliation;
+  const rssSamples: number[] = [];
+
+  beforeAll(async () => {
+    topics = await scenarioTopics(brokers);
+    await produceFleet(brokers, topics.in, { good: GOOD, bad: BAD, devices: 500 });
+    service = await startService(brokers, topics, { MEMORY_LIMIT_MB: String(BUDGET_MB), WORKERS: '1', LOG_LEVEL: 'warn' }, ['--expose-gc']);
+    const sampler = setInterval(() => {
+      service.metrics().then(
+        (text) => rssSamples.push(metricValue(text, 'process_resident_memory_bytes') ?? 0),
+        () => undefined,
+      );
+    }, SAMPLE_MS);
+    try {
+      await waitForCommittedEnd(brokers, topics, service);
+    } finally {
+      clearInterval(sampler);
+    }
+    metrics = await service.metrics();
+    exitCode = await service.stop('SIGTERM');
+    const records = await readScenario(brokers, topics);
+    result = reconcile(topics.in, records.inputs, records.outputs, records.deadLetters);
+  });
+
+  afterAll(async () => {
+    await service?.stop('SIGKILL');
+  });
+
+  it('pauses and resumes the consumer', () => {
+    expect(metricValue(metrics, 'geowindow_memory_budget_bytes')).toBe(BUDGET_MB * 1024 * 1024);
+    expect(metricValue(metrics, 'geowindow_consumer_pauses_total')).toBeGreaterThanOrEqual(1);
+    expect(metricValue(metrics, 'geowindow_consumer_paused_seconds_total')).toBeGreaterThan(0);
+    // It finished the backlog, so every pause ended in a resume.
+    expect(metricValue(metrics, 'geowindow_consumer_paused')).toBe(0);
+  });
+
+  it('keeps RSS under the budget at every sample', () => {
+    expect(rssSamples.length).toBeGreaterThan(10);
+    expect(Math.max(...rssSamples)).toBeLessThan(BUDGET_MB * 1024 * 1024);
+  });
+
+  it('loses nothing', () => {
+    expect(exitCode).toBe(0);
+    expect(serviceErrors(service)).toEqual([]);
+    expect(result.aggregated).toBe(GOOD);
+    expect([...result.deadLettered.values()].reduce((a, b) => a + b, 0)).toBe(BAD);
+  });
+});
