@@ -23,5 +23,6 @@ EXPOSE 9464
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.METRICS_PORT+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # tini forwards SIGTERM to node and reaps zombies; node is not PID 1.
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/src/cli.js"]
+# --expose-gc lets the memory guard collect once while paused.
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--expose-gc", "dist/src/cli.js"]
 CMD ["run"]

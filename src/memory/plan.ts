@@ -75,7 +75,8 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
   const oldMb = Math.max(WORKER_OLD_GENERATION_MIN_MB, Math.ceil((chunkSize * WORKER_HEAP_BYTES_PER_POINT) / MB) + 8);
   const worker = { maxOldGenerationSizeMb: oldMb, maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };
   const workerHeapBytes = workers * (oldMb + WORKER_YOUNG_GENERATION_MB) * MB;
-  const chunkBytes = chunkLayout(chunkSize, readingColumns).byteLength;
+  // The shared columns, plus each row's source offset kept on the main thread.
+  const chunkBytes = chunkLayout(chunkSize, readingColumns).byteLength + chunkSize * Float64Array.BYTES_PER_ELEMENT;
   const fixedBytes = runtimeBytes + workerHeapBytes;
   const { chunks, fetch, deadLetterBytes, committed } = split(B, input, fixedBytes, chunkBytes);
   const headroomBytes = B - committed;

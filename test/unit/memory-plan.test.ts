@@ -17,7 +17,8 @@ function plan(mb: number, fields: Partial<MemoryPlanInput> = {}): MemoryPlan {
 
 /** Bytes of one chunk: ts (8) + lon, lat, device (4 each) + one float32 per reading column, per row. */
 function chunkBytesOf(chunkSize: number, readingColumns: number): number {
-  return chunkSize * (8 + 4 + 4 + 4 + 4 * readingColumns);
+  // ts, lon, lat, device and the readings in the shared buffer, plus the main thread's offset per row.
+  return chunkSize * (8 + 4 + 4 + 4 + 4 * readingColumns + 8);
 }
 
 /** The ConfigError planMemory throws for `input`. */
@@ -50,7 +51,7 @@ describe('resolveBudget', () => {
 
 describe('planMemory: the split', () => {
   it('splits 1024 MB for 2 workers and 2000-record chunks as designed', () => {
-    const chunkBytes = 2000 * 84;
+    const chunkBytes = 2000 * 92; // 84 shared bytes per row and an 8-byte offset
     expect(plan(1024)).toEqual({
       budget: budgetMb(1024),
       runtimeBytes: (80 + 2 * 16) * MB,
@@ -84,25 +85,25 @@ describe('planMemory: the split', () => {
 
 describe('planMemory: the chunk pool', () => {
   it('grows with the budget (a tenth of it, in whole chunks) and is capped at 128', () => {
-    const chunkBytes = chunkBytesOf(20_000, 16); // 1,680,000 bytes
-    expect(chunkBytes).toBe(1_680_000);
+    const chunkBytes = chunkBytesOf(20_000, 16); // 1,840,000 bytes
+    expect(chunkBytes).toBe(1_840_000);
     const chunks = [256, 512, 1024, 2048, 4096, 16_384].map((mb) => plan(mb, { chunkSize: 20_000 }).chunkPool.chunks);
-    // floor(0.1 * mb * 2^20 / 1,680,000): 15.98, 31.96, 63.9, 127.8, then 255.7 and more, capped.
-    expect(chunks).toEqual([15, 31, 63, 127, 128, 128]);
+    // floor(0.1 * mb * 2^20 / 1,840,000): 14.6, 29.2, 58.4, 116.7, then 233.4 and more, capped.
+    expect(chunks).toEqual([14, 29, 58, 116, 128, 128]);
   });
 
   it('holds at least workers + 2 chunks even when a tenth of the budget holds fewer', () => {
-    // A tenth of 240 MB is 25,165,824 bytes: 2.99 chunks of 8,400,000 bytes.
+    // A tenth of 240 MB is 25,165,824 bytes: 2.7 chunks of 9,200,000 bytes.
     const p = plan(240, { workers: 1, chunkSize: 100_000 });
-    expect(p.chunkPool.chunkBytes).toBe(8_400_000);
+    expect(p.chunkPool.chunkBytes).toBe(9_200_000);
     expect(p.chunkPool.chunks).toBe(3);
   });
 
   it('keeps an explicit CHUNK_POOL_SIZE', () => {
     const p = plan(1024, { chunkPoolSize: 7 });
-    expect(p.chunkPool).toEqual({ chunks: 7, chunkBytes: 168_000, bytes: 7 * 168_000 });
+    expect(p.chunkPool).toEqual({ chunks: 7, chunkBytes: 184_000, bytes: 7 * 184_000 });
     // The headroom gains what the auto pool would have taken.
-    expect(p.headroomBytes - plan(1024).headroomBytes).toBe((128 - 7) * 168_000);
+    expect(p.headroomBytes - plan(1024).headroomBytes).toBe((128 - 7) * 184_000);
   });
 });
 
@@ -150,12 +151,12 @@ describe('planMemory: a budget too small', () => {
 
   /*
    * Fixed: runtime 80 + 2 * 16 MB and worker heaps 2 * (16 + 8) MB = 160 MB.
-   * From about 206 MB on the auto pool is at its cap, 128 * 168,000 bytes.
+   * From about 225 MB on the auto pool is at its cap, 128 * 184,000 bytes.
    * Fetch reserve (4 * 2%) and dead letters (2%) take a tenth of the budget.
-   * With 32 MB of headroom: 0.9 * B >= 192 MB + 21,504,000 bytes, so
-   * B >= 236.12 MB: 237 MB is the least whole budget that works.
+   * With 32 MB of headroom: 0.9 * B >= 192 MB + 23,552,000 bytes, so
+   * B >= 238.3 MB: 239 MB is the least whole budget that works.
    */
-  const NEEDED_MB = 237;
+  const NEEDED_MB = 239;
 
   it('refuses 128 MB, naming MEMORY_LIMIT_MB, the budget and the MB it needs', () => {
     const error = refusal({ budget: budgetMb(128), ...input });
