@@ -1,28 +1,47 @@
 # syntax=docker/dockerfile:1
-# Build stage: compile TypeScript with the dev dependencies, then drop them.
-FROM node:24-slim AS build
+# Node.js 24 LTS on Debian slim. Pin further (a patch tag or @sha256 digest)
+# with `docker build --build-arg NODE_IMAGE=node:24.x.y-bookworm-slim@sha256:...`.
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# Build stage: compile TypeScript with the dev dependencies.
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# --ignore-scripts: package.json's `prepare` runs the build, and the sources
+# are not here yet. No dependency of geowindow needs an install script.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src src
 COPY workers workers
-RUN npm run build && npm prune --omit=dev
+RUN npm run build
 
-# Runtime stage: production dependencies and compiled code only, as a non-root user.
-FROM node:24-slim
+# Production dependencies only, installed from the lock file. --ignore-scripts
+# is what makes --omit=dev work: without it npm runs `prepare`, which needs
+# tsc, a dev dependency that is not installed.
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+# Runtime stage: compiled code and production dependencies, no npm run, no
+# tsc, as the image's unprivileged `node` user (numeric, so Kubernetes can
+# check runAsNonRoot).
+FROM ${NODE_IMAGE}
 RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production METRICS_PORT=9464
 WORKDIR /app
-COPY --from=build /app/package.json ./
-COPY --from=build /app/node_modules node_modules
-COPY --from=build /app/dist dist
+COPY package.json ./
+COPY --from=deps /app/node_modules node_modules
+COPY --from=build /app/dist/src dist/src
+COPY --from=build /app/dist/workers dist/workers
 COPY schema schema
-USER node
+USER 1000:1000
 EXPOSE 9464
+# Docker and compose only; Kubernetes ignores it and uses the Deployment's probes.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.METRICS_PORT+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# tini forwards SIGTERM to node and reaps zombies; node is not PID 1.
+# tini is PID 1: it forwards SIGTERM to node (which writes open windows and
+# commits within SHUTDOWN_GRACE_MS) and reaps zombies.
 # --expose-gc lets the memory guard collect once while paused.
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "--expose-gc", "dist/src/cli.js"]
 CMD ["run"]

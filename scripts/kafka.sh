@@ -2,8 +2,11 @@
 # Run a real single-node Apache Kafka broker (KRaft, broker+controller in one JVM)
 # from its Maven Central jars, without Docker.
 #   bash scripts/kafka.sh up|down|status|logs [-f]|topics <kafka-topics args>
-# Env: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_START_TIMEOUT (90 s),
-#      GEOWINDOW_CACHE (~/.cache/geowindow), KAFKA_HEAP_OPTS (-Xms256m -Xmx1g).
+# Listeners: PLAINTEXT on KAFKA_PORT; SASL_PLAINTEXT on KAFKA_SASL_PORT with PLAIN,
+# SCRAM-SHA-256 and SCRAM-SHA-512 for the dev/test user geowindow / geowindow-secret.
+# Env: KAFKA_PORT (9092), KAFKA_SASL_PORT (9094), KAFKA_CONTROLLER_PORT (9093),
+#      KAFKA_START_TIMEOUT (90 s), GEOWINDOW_CACHE (~/.cache/geowindow),
+#      KAFKA_HEAP_OPTS (-Xms256m -Xmx1g).
 set -euo pipefail
 
 KAFKA_VERSION=4.1.1     # keep in step with docker-compose.yml (apache/kafka image tag)
@@ -11,6 +14,10 @@ LOG4J_VERSION=2.24.3    # the log4j2 release Kafka 4.1 ships with
 HOST=127.0.0.1
 PORT=${KAFKA_PORT:-9092}
 CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
+SASL_PORT=${KAFKA_SASL_PORT:-9094}
+# Dev/test credentials of the SASL listener (test/integration/security.test.ts uses them).
+SASL_USER=geowindow
+SASL_PASSWORD=geowindow-secret
 START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}
 
@@ -95,11 +102,17 @@ write_config() {
   cat >"$RUN/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT
+listeners=PLAINTEXT://$HOST:$PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+# SASL for clients only (brokers and the controller talk PLAINTEXT). PLAIN users are
+# the user_<name> entries below; SCRAM users are created when storage is formatted.
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$SASL_USER="$SASL_PASSWORD";
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 # KIP-853 dynamic quorum; storage is formatted with --standalone
 controller.quorum.bootstrap.servers=$HOST:$CONTROLLER_PORT
 log.dirs=$RUN/data
@@ -151,14 +164,14 @@ wait_ready() {  # $1 = pid
   local deadline=$((SECONDS + START_TIMEOUT))
   while (( SECONDS < deadline )); do
     kill -0 "$1" 2>/dev/null || { fail_tail "broker process $1 exited during startup"; }
-    if grep -q 'Kafka Server started' "$LOGFILE" 2>/dev/null && port_open "$PORT" &&
+    if grep -q 'Kafka Server started' "$LOGFILE" 2>/dev/null && port_open "$PORT" && port_open "$SASL_PORT" &&
        kjava org.apache.kafka.tools.TopicCommand --bootstrap-server "$HOST:$PORT" \
              --command-config "$RUN/admin.properties" --list >/dev/null 2>&1; then
       return 0
     fi
     sleep 1
   done
-  fail_tail "broker not ready on $HOST:$PORT after ${START_TIMEOUT}s (pid $1 still running; 'down' stops it)"
+  fail_tail "broker not ready on $HOST:$PORT (SASL $HOST:$SASL_PORT) after ${START_TIMEOUT}s (pid $1 still running; 'down' stops it)"
 }
 
 fail_tail() {
@@ -172,7 +185,10 @@ fail_tail() {
 cmd_up() {
   local t0=$SECONDS pid
   if pid=$(running_pid) && port_open "$PORT"; then
-    log "already running (pid $pid) on $HOST:$PORT"; return 0
+    log "already running (pid $pid) on $HOST:$PORT"
+    port_open "$SASL_PORT" ||
+      log "WARNING: no SASL listener on $HOST:$SASL_PORT (started by an older version of this script?); 'down' then 'up' adds it"
+    return 0
   elif port_open "$PORT"; then
     log "something already answers on $HOST:$PORT (not started by this script); leaving it alone"; return 0
   fi
@@ -185,9 +201,11 @@ cmd_up() {
     rm -rf "$RUN/data" "$LOGFILE" "$OUTFILE"      # fresh, disposable dev state each up
     log "formatting storage in $RUN/data ..."
     kjava kafka.tools.StorageTool format --standalone --ignore-formatted \
-          -t "$(cluster_id)" -c "$RUN/server.properties" >"$RUN/logs/format.log" 2>&1 ||
+          -t "$(cluster_id)" -c "$RUN/server.properties" \
+          --add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]" \
+          --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$SASL_PASSWORD]" >"$RUN/logs/format.log" 2>&1 ||
       { cat "$RUN/logs/format.log" >&2; die "storage format failed"; }
-    log "starting broker on $HOST:$PORT (controller $HOST:$CONTROLLER_PORT) ..."
+    log "starting broker on $HOST:$PORT, SASL on $HOST:$SASL_PORT (controller $HOST:$CONTROLLER_PORT) ..."
     # shellcheck disable=SC2086  # HEAP_OPTS is a list of JVM flags
     nohup java $HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
       -Dlog4j2.configurationFile="$RUN/log4j2.properties" -Dkafka.logs.dir="$RUN/logs" \
@@ -196,7 +214,7 @@ cmd_up() {
     echo "$pid" >"$PIDFILE"
   fi
   wait_ready "$pid"
-  log "ready on $HOST:$PORT in $((SECONDS - t0))s (pid $pid, log: $LOGFILE)"
+  log "ready on $HOST:$PORT and SASL_PLAINTEXT $HOST:$SASL_PORT in $((SECONDS - t0))s (pid $pid, log: $LOGFILE)"
 }
 
 cmd_down() {
@@ -217,7 +235,9 @@ cmd_down() {
 cmd_status() {
   local pid
   if pid=$(running_pid); then
-    if port_open "$PORT"; then log "running (pid $pid) on $HOST:$PORT"
+    if port_open "$PORT"; then
+      if port_open "$SASL_PORT"; then log "running (pid $pid) on $HOST:$PORT, SASL on $HOST:$SASL_PORT"
+      else log "running (pid $pid) on $HOST:$PORT, but no SASL listener on $HOST:$SASL_PORT ('down' then 'up' adds it)"; fi
     else log "process running (pid $pid) but $HOST:$PORT not answering (starting?)"; fi
   elif port_open "$PORT"; then
     log "not started by this script, but something answers on $HOST:$PORT"

@@ -2,15 +2,17 @@
 import { readFileSync } from 'node:fs';
 import { PRODUCE_USAGE, parseProduceArgs, produce } from './commands/produce.js';
 import { SOAK_USAGE, parseSoakArgs, soak } from './commands/soak.js';
-import { loadConfig } from './config/config.js';
-import { ConfigErrors, EXIT, UsageError } from './errors.js';
+import { loadConfig, renderConfig, secretValues } from './config/config.js';
+import { ConfigError, ConfigErrors, EXIT, UsageError } from './errors.js';
 import { createLogger } from './logger.js';
+import { memoryPlanFor } from './memory/service-plan.js';
 import { runService } from './service.js';
 
 const USAGE = `Usage: geowindow <command> [options]
 
 Commands:
   run        consume sensor readings and write window aggregates (configured by environment; see README)
+  config     print the effective configuration as JSON, secrets masked as "***"; exit 3 if it is invalid
   produce    send readings from a synthetic sensor fleet (geowindow produce --help)
   soak       run the fleet against the service and chart its memory (geowindow soak --help)
   help       show this text
@@ -29,7 +31,15 @@ async function main(argv: readonly string[]): Promise<number> {
   switch (command) {
     case 'run': {
       const config = loadConfig(process.env);
-      return runService(config, createLogger(config.logLevel));
+      return runService(config, createLogger(config.logLevel, 'geowindow', secretValues(config)));
+    }
+    case 'config': {
+      if (args.length > 0) throw new UsageError('config takes no arguments: it reads the environment, as run does');
+      const config = loadConfig(process.env);
+      // Refused by run at start-up too: a memory budget too small for the configuration.
+      memoryPlanFor(config);
+      process.stdout.write(`${JSON.stringify(renderConfig(config), null, 2)}\n`);
+      return EXIT.ok;
     }
     case 'produce': {
       if (args.includes('--help') || args.includes('-h')) {
@@ -71,6 +81,8 @@ async function main(argv: readonly string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    // A single problem found after loading (a memory budget too small) is reported like the others.
+    if (error instanceof ConfigError) error = new ConfigErrors([error]);
     if (error instanceof ConfigErrors) {
       process.stderr.write(`geowindow: ${error.message}\n`);
       process.exit(EXIT.config);

@@ -4,6 +4,8 @@ import { WINDOW_CLOSE_REASONS } from './windows/count-window.js';
 
 /** Latency buckets from 1 ms to ~30 s: windows close in milliseconds but wait behind backpressure. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** A window waits for CHUNK_SIZE records or WINDOW_IDLE_MS, so end-to-end latency runs from milliseconds to minutes. */
+const END_TO_END_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
 /**
  * Every metric geowindow exports, created once on the registry passed in,
@@ -14,7 +16,12 @@ export interface PoolGauges {
   readonly inUse: number;
 }
 
-export function createMetrics(registry: Registry = new Registry(), pool?: PoolGauges) {
+export interface WorkerGauges {
+  readonly utilization: number;
+  readonly queueSize: number;
+}
+
+export function createMetrics(registry: Registry = new Registry(), pool?: PoolGauges, workers?: WorkerGauges) {
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const metrics = {
@@ -46,6 +53,39 @@ export function createMetrics(registry: Registry = new Registry(), pool?: PoolGa
       help: 'Time from closing a window to the acknowledgement of its aggregate.',
       buckets: LATENCY_BUCKETS,
       registers,
+    }),
+    endToEndLatency: new Histogram({
+      name: 'geowindow_end_to_end_latency_seconds',
+      help: 'From the event time of the newest reading in a window to the acknowledgement of its aggregate.',
+      buckets: END_TO_END_BUCKETS,
+      registers,
+    }),
+    consumerLag: new Gauge({
+      name: 'geowindow_consumer_lag',
+      help: 'Records between the last record read and the end of the partition, as of the last fetch.',
+      labelNames: ['topic', 'partition'] as const,
+      registers,
+    }),
+    rebalances: new Counter({
+      name: 'geowindow_rebalances_total',
+      help: 'Times this instance joined its consumer group (the first join included).',
+      registers,
+    }),
+    workerUtilization: new Gauge({
+      name: 'geowindow_worker_pool_utilization',
+      help: 'Share of the worker pool busy since start (piscina utilization, 0 to 1).',
+      registers,
+      collect() {
+        if (workers !== undefined) this.set(workers.utilization);
+      },
+    }),
+    workerQueueDepth: new Gauge({
+      name: 'geowindow_worker_pool_queue_depth',
+      help: 'Chunks waiting for a free worker.',
+      registers,
+      collect() {
+        if (workers !== undefined) this.set(workers.queueSize);
+      },
     }),
     aggregationSeconds: new Histogram({
       name: 'geowindow_aggregation_seconds',

@@ -27,9 +27,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
   // Throws a ConfigError naming MEMORY_LIMIT_MB when the budget cannot hold this configuration.
   const plan = memoryPlanFor(config);
   const chunks = new ChunkPool(plan.chunkPool.chunks, config.chunkSize, config.readingColumns);
-  const metrics = createMetrics(new Registry(), chunks);
-  metrics.budgetBytes.set(plan.budget.bytes);
-  const workers = new WorkerPool({
+  const workers: WorkerPool = new WorkerPool({
     threads: config.workers,
     limits: plan.worker,
     logger,
@@ -41,7 +39,9 @@ export async function runService(config: Config, logger: Logger): Promise<number
       retried: () => metrics.workerRetries.inc(),
     },
   });
-  const kafka = createKafka({ brokers: config.brokers, clientId: config.clientId, logger });
+  const metrics = createMetrics(new Registry(), chunks, workers);
+  metrics.budgetBytes.set(plan.budget.bytes);
+  const kafka = createKafka({ brokers: config.brokers, clientId: config.clientId, logger, security: config });
   const sink = new BatchingSink(kafka);
   const consumer = new InputConsumer(kafka, {
     groupId: config.groupId,
@@ -167,6 +167,8 @@ export async function runService(config: Config, logger: Logger): Promise<number
       handleBatch: (batch) => pipeline.handleBatch(batch),
       onJoin: (assigned) => {
         logger.info({ assigned }, 'joined the consumer group');
+        metrics.rebalances.inc();
+        metrics.consumerLag.reset();
         pipeline.resetAssignment();
       },
       onCrash: (error) => {

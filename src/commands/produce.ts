@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { loadSecurityConfig, secretValues, type SecurityConfig } from '../config/config.js';
 import { brokerList, integer, topicName } from '../config/parsers.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { Fleet } from '../fleet/messages.js';
@@ -25,6 +26,9 @@ Sends synthetic sensor readings from a fleet of devices to a Kafka topic.
   --brokers B        host:port list (default: $KAFKA_BROKERS)
   --oversize-bytes N padding of the oversized bad records (default 70000)
 
+TLS and SASL come from the same environment variables as the service's
+(KAFKA_SSL*, KAFKA_SASL*; see README).
+
 Progress goes to stderr every second; a JSON summary goes to stdout.`;
 
 export interface ProduceOptions {
@@ -38,6 +42,8 @@ export interface ProduceOptions {
   readonly partitions: number;
   readonly brokers: readonly string[];
   readonly oversizeBytes: number;
+  /** TLS and SASL, from the same variables as the service's. */
+  readonly security: SecurityConfig;
 }
 
 /** Records per request: large enough for throughput, small enough to follow a low rate closely. */
@@ -102,6 +108,7 @@ export function parseProduceArgs(args: readonly string[], env: NodeJS.ProcessEnv
     partitions: flag('partitions', values.partitions, integer(1, 10_000)) ?? 6,
     brokers: flag('brokers', brokersRaw, brokerList)!,
     oversizeBytes: flag('oversize-bytes', values['oversize-bytes'], integer(1, 16_000_000)) ?? 70_000,
+    security: loadSecurityConfig(env),
   };
 }
 
@@ -130,8 +137,8 @@ function badSchedule(options: ProduceOptions): (index: number) => boolean {
 }
 
 export async function produce(options: ProduceOptions, signal?: AbortSignal, showProgress = true): Promise<ProduceSummary> {
-  const logger = createLogger('warn', 'geowindow-produce');
-  const kafka = createKafka({ brokers: options.brokers, clientId: 'geowindow-produce', logger });
+  const logger = createLogger('warn', 'geowindow-produce', secretValues(options.security));
+  const kafka = createKafka({ brokers: options.brokers, clientId: 'geowindow-produce', logger, security: options.security });
   await ensureTopics(kafka, [{ topic: options.topic, partitions: options.partitions }]);
   const writer = new RecordWriter(kafka);
   await writer.connect();

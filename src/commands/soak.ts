@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { loadSecurityConfig, secretValues, type SecurityConfig } from '../config/config.js';
 import { brokerList, integer, topicName } from '../config/parsers.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { ensureTopics } from '../kafka/admin.js';
@@ -33,7 +34,10 @@ chart. Exits 1 when the RSS slope or peak is over the limits.
   --warmup S          seconds left out of the slope (default: a fifth of the run, at most 120)
   --max-slope MBH     largest acceptable RSS growth in MB/hour (default 20)
   --max-peak-mb MB    largest acceptable RSS peak (default: the service's budget)
-  --out DIR           where soak.csv and soak.svg go (default bench/out/soak-<time>)`;
+  --out DIR           where soak.csv and soak.svg go (default bench/out/soak-<time>)
+
+TLS and SASL come from the same environment variables as the service's
+(KAFKA_SSL*, KAFKA_SASL*; see README), for the fleet and the service it starts.`;
 
 interface SoakOptions {
   readonly rate: number;
@@ -48,6 +52,8 @@ interface SoakOptions {
   readonly maxSlopeMbPerHour: number;
   readonly maxPeakMb: number | undefined;
   readonly outDir: string;
+  /** TLS and SASL, from the same variables as the service's. */
+  readonly security: SecurityConfig;
 }
 
 function asUsage<T>(parse: () => T): T {
@@ -105,6 +111,7 @@ export function parseSoakArgs(args: readonly string[], env: NodeJS.ProcessEnv, n
     maxSlopeMbPerHour: positiveNumber('max-slope', get('max-slope'), 20),
     maxPeakMb: maxPeak === undefined ? undefined : positiveNumber('max-peak-mb', maxPeak, 0),
     outDir: get('out') ?? join('bench', 'out', `soak-${stamp}`),
+    security: loadSecurityConfig(env),
   };
 }
 
@@ -190,7 +197,8 @@ export interface SoakResult {
 
 export async function soak(options: SoakOptions): Promise<SoakResult> {
   const topic = options.topic ?? `soak-${Date.now()}-in`;
-  const kafka = createKafka({ brokers: options.brokers, clientId: 'geowindow-soak', logger: createLogger('warn', 'geowindow-soak') });
+  const logger = createLogger('warn', 'geowindow-soak', secretValues(options.security));
+  const kafka = createKafka({ brokers: options.brokers, clientId: 'geowindow-soak', logger, security: options.security });
   if (options.metricsUrl === undefined) {
     await ensureTopics(kafka, [
       { topic, partitions: 6 },
@@ -223,6 +231,7 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
       partitions: 6,
       brokers: options.brokers,
       oversizeBytes: 70_000,
+      security: options.security,
     },
     fleet.signal,
     false,

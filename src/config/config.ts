@@ -1,18 +1,27 @@
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { ConfigError, ConfigErrors } from '../errors.js';
 import {
   autoOr,
+  booleanFlag,
   brokerList,
   clientId,
+  ConfigFile,
   groupId,
   integer,
   listenHost,
   oneOf,
+  optionalOneOfIgnoringCase,
   optionalText,
+  pemFile,
   ratio,
+  secretFile,
+  secretText,
   topicName,
   type Parser,
 } from './parsers.js';
+
+export { ConfigFile } from './parsers.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -20,17 +29,73 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const START_FROM = ['earliest', 'latest'] as const;
 export type StartFrom = (typeof START_FROM)[number];
 
+export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+
 interface Option<T> {
   readonly env: string;
   readonly doc: string;
   /** Text of the default as a user would write it; undefined means required. */
   readonly fallback: string | undefined;
   readonly parse: Parser<T>;
+  /**
+   * The value is a credential: `geowindow config` shows it as "***", and the
+   * logs mask it wherever it appears. For a file option the credential is the
+   * file's contents (a file is only ever shown as its path).
+   */
+  readonly secret: boolean;
 }
 
-function option<T>(env: string, fallback: string | undefined, parse: Parser<T>, doc: string): Option<T> {
-  return { env, fallback, parse, doc };
+function option<T>(env: string, fallback: string | undefined, parse: Parser<T>, doc: string, flags: { secret?: boolean } = {}): Option<T> {
+  return { env, fallback, parse, doc, secret: flags.secret ?? false };
 }
+
+/**
+ * How geowindow authenticates to the brokers. `produce` and `soak` read these
+ * as well (and only these), so every client connects the same way.
+ */
+export const SECURITY_OPTIONS = {
+  ssl: option('KAFKA_SSL', 'false', booleanFlag, 'Connect to the brokers over TLS: `true` or `false`.'),
+  sslCaFile: option(
+    'KAFKA_SSL_CA_FILE',
+    '',
+    pemFile('certificate'),
+    'PEM file of the CA certificates that sign the brokers\' certificates; unset: the system\'s trusted CAs.',
+  ),
+  sslCertFile: option('KAFKA_SSL_CERT_FILE', '', pemFile('certificate'), 'PEM file of the client certificate for mutual TLS; needs KAFKA_SSL_KEY_FILE.'),
+  sslKeyFile: option('KAFKA_SSL_KEY_FILE', '', pemFile('private key'), 'PEM file of the client certificate\'s private key; needs KAFKA_SSL_CERT_FILE.', {
+    secret: true,
+  }),
+  sslKeyPassword: option('KAFKA_SSL_KEY_PASSWORD', '', secretText, 'Password of an encrypted KAFKA_SSL_KEY_FILE.', { secret: true }),
+  sslKeyPasswordFile: option(
+    'KAFKA_SSL_KEY_PASSWORD_FILE',
+    '',
+    secretFile,
+    'File holding the password of an encrypted KAFKA_SSL_KEY_FILE (instead of KAFKA_SSL_KEY_PASSWORD).',
+    { secret: true },
+  ),
+  sslRejectUnauthorized: option(
+    'KAFKA_SSL_REJECT_UNAUTHORIZED',
+    'true',
+    booleanFlag,
+    'Refuse brokers whose certificate is not signed by a trusted CA or does not name the host; `false` only for testing.',
+  ),
+  saslMechanism: option(
+    'KAFKA_SASL_MECHANISM',
+    '',
+    optionalOneOfIgnoringCase(SASL_MECHANISMS),
+    'SASL mechanism: `plain`, `scram-sha-256` or `scram-sha-512`; unset: no SASL.',
+  ),
+  saslUsername: option('KAFKA_SASL_USERNAME', '', optionalText, 'SASL user name; required with KAFKA_SASL_MECHANISM.'),
+  saslPassword: option('KAFKA_SASL_PASSWORD', '', secretText, 'SASL password; give this or KAFKA_SASL_PASSWORD_FILE.', { secret: true }),
+  saslPasswordFile: option(
+    'KAFKA_SASL_PASSWORD_FILE',
+    '',
+    secretFile,
+    'File holding the SASL password (a trailing newline is dropped); give this or KAFKA_SASL_PASSWORD.',
+    { secret: true },
+  ),
+} as const;
 
 /** Two workers leave a core for the consumer on small nodes; more only if the machine has them. */
 const DEFAULT_WORKERS = String(Math.max(1, Math.min(4, availableParallelism() - 1)));
@@ -42,6 +107,7 @@ const DEFAULT_WORKERS = String(Math.max(1, Math.min(4, availableParallelism() - 
 export const OPTIONS = {
   brokers: option('KAFKA_BROKERS', undefined, brokerList, 'Kafka bootstrap servers, comma-separated host:port.'),
   clientId: option('KAFKA_CLIENT_ID', 'geowindow', clientId, 'Client id sent to the brokers.'),
+  ...SECURITY_OPTIONS,
   inputTopic: option('INPUT_TOPIC', 'sensor-readings', topicName, 'Topic of sensor readings to consume.'),
   outputTopic: option('OUTPUT_TOPIC', 'sensor-aggregates', topicName, 'Topic the window aggregates are written to.'),
   dlqTopic: option('DLQ_TOPIC', 'sensor-readings.dlq', topicName, 'Dead-letter topic for records that fail to decode.'),
@@ -127,16 +193,16 @@ export const OPTIONS = {
 } as const;
 
 type Options = typeof OPTIONS;
-export type Config = { readonly [K in keyof Options]: Options[K] extends Option<infer T> ? T : never };
+type ValuesOf<O> = { readonly [K in keyof O]: O[K] extends Option<infer T> ? T : never };
+export type Config = ValuesOf<Options>;
+/** The settings that say how to connect to the brokers securely. */
+export type SecurityConfig = ValuesOf<typeof SECURITY_OPTIONS>;
 
-/**
- * Reads and validates the whole configuration once. Every bad value is
- * reported, not just the first, so one restart fixes them all.
- */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** Parses every option of `specs` from `env`, collecting the problems. */
+function readOptions(specs: Record<string, Option<unknown>>, env: NodeJS.ProcessEnv): { values: Record<string, unknown>; problems: ConfigError[] } {
   const problems: ConfigError[] = [];
   const values: Record<string, unknown> = {};
-  for (const [key, spec] of Object.entries(OPTIONS) as [string, Option<unknown>][]) {
+  for (const [key, spec] of Object.entries(specs)) {
     const raw = env[spec.env] ?? spec.fallback;
     if (raw === undefined || raw.trim() === '') {
       if (spec.fallback === undefined) {
@@ -153,9 +219,58 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push(error);
     }
   }
-  if (problems.length === 0) problems.push(...crossChecks(values as Config));
+  return { values, problems };
+}
+
+/**
+ * Reads and validates the whole configuration once. Every bad value is
+ * reported, not just the first, so one restart fixes them all. Files the
+ * configuration names (certificates, keys, password files) are read now.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const { values, problems } = readOptions(OPTIONS, env);
+  if (problems.length === 0) problems.push(...crossChecks(values as Config), ...securityChecks(values as SecurityConfig));
   if (problems.length > 0) throw new ConfigErrors(problems);
   return Object.freeze(values as Config);
+}
+
+/** Only the security settings, validated as `loadConfig` does: for `produce` and `soak`. */
+export function loadSecurityConfig(env: NodeJS.ProcessEnv = process.env): SecurityConfig {
+  const { values, problems } = readOptions(SECURITY_OPTIONS, env);
+  if (problems.length === 0) problems.push(...securityChecks(values as SecurityConfig));
+  if (problems.length > 0) throw new ConfigErrors(problems);
+  return Object.freeze(values as SecurityConfig);
+}
+
+/**
+ * The effective configuration as `geowindow config` prints it: by variable
+ * name, every secret option as "***" when set, files as their path (never
+ * their contents), unset options as null.
+ */
+export function renderConfig(config: Config): Record<string, unknown> {
+  const rendered: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(OPTIONS) as [keyof Config, Option<unknown>][]) {
+    const value: unknown = config[key];
+    if (value === undefined) rendered[spec.env] = null;
+    else if (value instanceof ConfigFile) rendered[spec.env] = value.path;
+    else rendered[spec.env] = spec.secret ? '***' : value;
+  }
+  return rendered;
+}
+
+/**
+ * Every credential the configuration holds (secret values, and the contents
+ * of secret files), for the logs to mask. Driven by the schema's `secret` flag.
+ */
+export function secretValues(config: Partial<Config>): string[] {
+  const secrets: string[] = [];
+  for (const [key, spec] of Object.entries(OPTIONS) as [keyof Config, Option<unknown>][]) {
+    if (!spec.secret) continue;
+    const value: unknown = config[key];
+    if (typeof value === 'string') secrets.push(value);
+    else if (value instanceof ConfigFile) secrets.push(value.text);
+  }
+  return secrets;
 }
 
 function crossChecks(config: Config): ConfigError[] {
@@ -189,4 +304,105 @@ function crossChecks(config: Config): ConfigError[] {
     }
   }
   return problems;
+}
+
+const quote = (path: string) => JSON.stringify(path);
+
+/** TLS and SASL settings that only make sense together, and key material that must be usable. */
+function securityChecks(config: SecurityConfig): ConfigError[] {
+  return [...tlsChecks(config), ...saslChecks(config)];
+}
+
+function tlsChecks(config: SecurityConfig): ConfigError[] {
+  const problems: ConfigError[] = [];
+  if (!config.ssl) {
+    for (const key of ['sslCaFile', 'sslCertFile', 'sslKeyFile', 'sslKeyPassword', 'sslKeyPasswordFile'] as const) {
+      if (config[key] !== undefined) {
+        problems.push(new ConfigError(SECURITY_OPTIONS[key].env, 'is set but KAFKA_SSL is false: set KAFKA_SSL=true to connect over TLS, or unset it'));
+      }
+    }
+    return problems;
+  }
+  if (config.sslCertFile !== undefined && config.sslKeyFile === undefined) {
+    problems.push(new ConfigError('KAFKA_SSL_KEY_FILE', 'is required when KAFKA_SSL_CERT_FILE is set: a client certificate needs its private key'));
+  }
+  if (config.sslKeyFile !== undefined && config.sslCertFile === undefined) {
+    problems.push(new ConfigError('KAFKA_SSL_CERT_FILE', 'is required when KAFKA_SSL_KEY_FILE is set: a private key needs its client certificate'));
+  }
+  if (config.sslKeyPassword !== undefined && config.sslKeyPasswordFile !== undefined) {
+    problems.push(new ConfigError('KAFKA_SSL_KEY_PASSWORD_FILE', 'set only one of KAFKA_SSL_KEY_PASSWORD and KAFKA_SSL_KEY_PASSWORD_FILE'));
+  }
+  const keyPassword = config.sslKeyPassword ?? config.sslKeyPasswordFile?.text;
+  const passwordVariable = config.sslKeyPassword !== undefined ? 'KAFKA_SSL_KEY_PASSWORD' : 'KAFKA_SSL_KEY_PASSWORD_FILE';
+  if (keyPassword !== undefined && config.sslKeyFile === undefined) {
+    problems.push(new ConfigError(passwordVariable, 'is set but KAFKA_SSL_KEY_FILE is not: a key password only decrypts that key'));
+  }
+  if (config.sslCaFile !== undefined) {
+    const problem = certificateProblem('KAFKA_SSL_CA_FILE', config.sslCaFile);
+    if (problem !== undefined) problems.push(problem);
+  }
+  if (problems.length > 0 || config.sslCertFile === undefined || config.sslKeyFile === undefined) return problems;
+  const certProblem = certificateProblem('KAFKA_SSL_CERT_FILE', config.sslCertFile);
+  if (certProblem !== undefined) problems.push(certProblem);
+  const key = privateKey(config.sslKeyFile, keyPassword, passwordVariable);
+  if (key instanceof ConfigError) problems.push(key);
+  else if (certProblem === undefined && !new X509Certificate(config.sslCertFile.text).checkPrivateKey(key)) {
+    problems.push(
+      new ConfigError(
+        'KAFKA_SSL_KEY_FILE',
+        `the key in ${quote(config.sslKeyFile.path)} does not belong to the certificate in ${quote(config.sslCertFile.path)} (KAFKA_SSL_CERT_FILE)`,
+      ),
+    );
+  }
+  return problems;
+}
+
+function saslChecks(config: SecurityConfig): ConfigError[] {
+  const problems: ConfigError[] = [];
+  if (config.saslMechanism === undefined) {
+    for (const key of ['saslUsername', 'saslPassword', 'saslPasswordFile'] as const) {
+      if (config[key] !== undefined) {
+        problems.push(
+          new ConfigError(SECURITY_OPTIONS[key].env, `is set but KAFKA_SASL_MECHANISM is not: set it to one of ${SASL_MECHANISMS.join(', ')}, or unset this`),
+        );
+      }
+    }
+    return problems;
+  }
+  const using = `KAFKA_SASL_MECHANISM is ${config.saslMechanism}`;
+  if (config.saslUsername === undefined) problems.push(new ConfigError('KAFKA_SASL_USERNAME', `is required when ${using}`));
+  if (config.saslPassword === undefined && config.saslPasswordFile === undefined) {
+    problems.push(new ConfigError('KAFKA_SASL_PASSWORD', `is required when ${using}: set KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE`));
+  }
+  if (config.saslPassword !== undefined && config.saslPasswordFile !== undefined) {
+    problems.push(new ConfigError('KAFKA_SASL_PASSWORD_FILE', 'set only one of KAFKA_SASL_PASSWORD and KAFKA_SASL_PASSWORD_FILE'));
+  }
+  return problems;
+}
+
+function certificateProblem(variable: string, file: ConfigFile): ConfigError | undefined {
+  try {
+    new X509Certificate(file.text);
+    return undefined;
+  } catch {
+    return new ConfigError(variable, `${quote(file.path)} does not hold a PEM certificate Node.js can read`);
+  }
+}
+
+/** The private key, decrypted; errors name the variable to fix and never quote the password. */
+function privateKey(file: ConfigFile, password: string | undefined, passwordVariable: string): KeyObject | ConfigError {
+  const encrypted = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(file.text);
+  if (encrypted && password === undefined) {
+    return new ConfigError(
+      'KAFKA_SSL_KEY_PASSWORD',
+      `is required: the key in ${quote(file.path)} (KAFKA_SSL_KEY_FILE) is encrypted; set KAFKA_SSL_KEY_PASSWORD or KAFKA_SSL_KEY_PASSWORD_FILE`,
+    );
+  }
+  try {
+    return createPrivateKey({ key: file.text, format: 'pem', ...(password === undefined ? {} : { passphrase: password }) });
+  } catch (error) {
+    if (encrypted) return new ConfigError(passwordVariable, `does not decrypt the key in ${quote(file.path)} (KAFKA_SSL_KEY_FILE)`);
+    const code = (error as NodeJS.ErrnoException).code;
+    return new ConfigError('KAFKA_SSL_KEY_FILE', `${quote(file.path)} does not hold a PEM private key Node.js can read${code === undefined ? '' : ` (${code})`}`);
+  }
 }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { inspect } from 'node:util';
 import { ConfigError } from '../errors.js';
 
 /**
@@ -110,3 +112,97 @@ export function ratio(min: number, max: number): Parser<number> {
 
 /** Any text; empty means unset. */
 export const optionalText: Parser<string | undefined> = (_variable, raw) => (raw.trim() === '' ? undefined : raw.trim());
+
+/** `true` or `false`. */
+export const booleanFlag: Parser<boolean> = (variable, raw) => {
+  const value = raw.trim().toLowerCase();
+  if (value !== 'true' && value !== 'false') {
+    throw new ConfigError(variable, `expected true or false, got ${JSON.stringify(raw)}`);
+  }
+  return value === 'true';
+};
+
+/** One of `values`, in any letter case, returned as written in `values`; empty means unset. */
+export function optionalOneOfIgnoringCase<const T extends string>(values: readonly T[]): Parser<T | undefined> {
+  return (variable, raw) => {
+    if (raw.trim() === '') return undefined;
+    const value = values.find((v) => v.toLowerCase() === raw.trim().toLowerCase());
+    if (value === undefined) {
+      throw new ConfigError(variable, `expected one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+}
+
+/**
+ * A credential given in the environment, taken exactly as written (a password
+ * may begin or end with a space); empty means unset. Its errors never quote it.
+ */
+export const secretText: Parser<string | undefined> = (_variable, raw) => (raw === '' ? undefined : raw);
+
+/**
+ * A file named by the configuration and read once at start-up. Serialised
+ * (JSON, logs) it is only its path: its contents are never shown.
+ */
+export class ConfigFile {
+  /** The path as configured. */
+  readonly path: string;
+  /** The contents (for a secret file, without the trailing newline). */
+  readonly text: string;
+
+  constructor(path: string, text: string) {
+    this.path = path;
+    this.text = text;
+    Object.freeze(this);
+  }
+
+  toJSON(): string {
+    return this.path;
+  }
+
+  [inspect.custom](): string {
+    return `ConfigFile(${JSON.stringify(this.path)})`;
+  }
+}
+
+function readConfigFile(variable: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? String(error));
+    throw new ConfigError(variable, `cannot read the file ${JSON.stringify(path)} (${reason})`);
+  }
+}
+
+/** What a PEM file given to the TLS options must hold. */
+const PEM_LABELS = {
+  certificate: { pattern: /-----BEGIN CERTIFICATE-----/, what: 'a PEM certificate (-----BEGIN CERTIFICATE-----)' },
+  'private key': { pattern: /-----BEGIN (?:[A-Z]+ )?(?:ENCRYPTED )?PRIVATE KEY-----/, what: 'a PEM private key (-----BEGIN ... PRIVATE KEY-----)' },
+} as const;
+
+/** A path to a PEM file of the given kind, read now; empty means unset. */
+export function pemFile(kind: keyof typeof PEM_LABELS): Parser<ConfigFile | undefined> {
+  return (variable, raw) => {
+    const path = raw.trim();
+    if (path === '') return undefined;
+    const text = readConfigFile(variable, path);
+    if (!PEM_LABELS[kind].pattern.test(text)) {
+      throw new ConfigError(variable, `expected a file holding ${PEM_LABELS[kind].what}, but ${JSON.stringify(path)} holds none`);
+    }
+    return new ConfigFile(path, text);
+  };
+}
+
+/**
+ * A path to a file holding one credential (a Kubernetes secret mounted as a
+ * file, say), read now; the trailing newline is dropped. Empty means unset.
+ */
+export const secretFile: Parser<ConfigFile | undefined> = (variable, raw) => {
+  const path = raw.trim();
+  if (path === '') return undefined;
+  const text = readConfigFile(variable, path).replace(/\r?\n$/, '');
+  if (text === '') throw new ConfigError(variable, `the file ${JSON.stringify(path)} is empty`);
+  return new ConfigFile(path, text);
+};

@@ -1,33 +1,105 @@
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig, type LogEntry, type logCreator, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
+import { secretValues, type SecurityConfig } from '../config/config.js';
+import { secretMasker, type Masker } from '../redact.js';
 
 export interface ClientOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly logger: Logger;
+  /** TLS and SASL; without it the client connects in plain text, unauthenticated. */
+  readonly security?: SecurityConfig;
 }
 
-/** kafkajs logs through pino, as structured lines in the service's own log. */
-function logCreator(logger: Logger) {
+/**
+ * Fields of kafkajs log entries that are protocol payloads: decoded responses
+ * (a SaslAuthenticate response among them) and raw buffers. They are never
+ * passed on, at any level; nor is anything named like a credential or the
+ * client's TLS and SASL options (unless it is a mere true/false).
+ */
+const DROPPED_FIELDS = new Set(['data', 'payload', 'request', 'response', 'authBytes', 'sasl', 'ssl', 'password', 'passphrase', 'key', 'cert']);
+
+/** Depth to which nested log fields are kept (kafkajs nests assignments two deep). */
+const MAX_DEPTH = 4;
+
+function sanitize(value: unknown, mask: Masker, depth: number): unknown {
+  if (typeof value === 'string') return mask(value);
+  if (value === null || typeof value !== 'object') return typeof value === 'function' || typeof value === 'symbol' ? undefined : value;
+  if (depth >= MAX_DEPTH || Buffer.isBuffer(value) || ArrayBuffer.isView(value)) return '[omitted]';
+  if (Array.isArray(value)) return value.map((item) => sanitize(item, mask, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    // A flag cannot carry a credential (kafkajs logs `ssl: true, sasl: true` when connecting).
+    if (!DROPPED_FIELDS.has(key) || typeof item === 'boolean') out[key] = sanitize(item, mask, depth + 1);
+  }
+  return out;
+}
+
+/**
+ * kafkajs logs through pino, as structured lines in the service's own log.
+ * Nothing that could carry a credential goes through: protocol payloads are
+ * dropped, and every string (the message, error texts, stacks) has the
+ * configured secrets masked.
+ */
+export function kafkaLogCreator(logger: Logger, secrets: readonly string[] = []): logCreator {
   const kafkaLogger = logger.child({ component: 'kafkajs' });
+  const mask = secretMasker(secrets);
   return () =>
     ({ namespace, level, log }: LogEntry) => {
       const { message, timestamp: _timestamp, ...extra } = log;
-      const fields = { namespace, ...extra };
-      if (level === logLevel.ERROR) kafkaLogger.error(fields, message);
-      else if (level === logLevel.WARN) kafkaLogger.warn(fields, message);
-      else if (level === logLevel.INFO) kafkaLogger.info(fields, message);
-      else kafkaLogger.debug(fields, message);
+      const fields = { namespace, ...(sanitize(extra, mask, 0) as Record<string, unknown>) };
+      const text = mask(String(message));
+      if (level === logLevel.ERROR) kafkaLogger.error(fields, text);
+      else if (level === logLevel.WARN) kafkaLogger.warn(fields, text);
+      else if (level === logLevel.INFO) kafkaLogger.info(fields, text);
+      else kafkaLogger.debug(fields, text);
     };
+}
+
+/** The TLS and SASL options of the kafkajs client. */
+export function kafkaSecurityOptions(security: SecurityConfig | undefined): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  if (security === undefined) return {};
+  const options: Pick<KafkaConfig, 'ssl' | 'sasl'> = {};
+  if (security.ssl) {
+    const passphrase = security.sslKeyPassword ?? security.sslKeyPasswordFile?.text;
+    options.ssl = {
+      rejectUnauthorized: security.sslRejectUnauthorized,
+      ...(security.sslCaFile === undefined ? {} : { ca: [security.sslCaFile.text] }),
+      ...(security.sslCertFile === undefined ? {} : { cert: security.sslCertFile.text }),
+      ...(security.sslKeyFile === undefined ? {} : { key: security.sslKeyFile.text }),
+      ...(passphrase === undefined ? {} : { passphrase }),
+    };
+  }
+  if (security.saslMechanism !== undefined) {
+    // Validated at start-up: a mechanism comes with a user name and exactly one password.
+    const username = security.saslUsername ?? '';
+    const password = security.saslPassword ?? security.saslPasswordFile?.text ?? '';
+    const sasl: SASLOptions =
+      security.saslMechanism === 'plain'
+        ? { mechanism: 'plain', username, password }
+        : security.saslMechanism === 'scram-sha-256'
+          ? { mechanism: 'scram-sha-256', username, password }
+          : { mechanism: 'scram-sha-512', username, password };
+    options.sasl = sasl;
+  }
+  return options;
 }
 
 /** The one place a kafkajs client is created. */
 export function createKafka(options: ClientOptions): Kafka {
+  const { security, logger } = options;
+  if (security?.ssl === true && !security.sslRejectUnauthorized) {
+    logger.warn('KAFKA_SSL_REJECT_UNAUTHORIZED is false: broker certificates are not verified');
+  }
+  if (security?.saslMechanism === 'plain' && !security.ssl) {
+    logger.warn('KAFKA_SASL_MECHANISM is plain without KAFKA_SSL: the password crosses the network in clear text');
+  }
   return new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
+    ...kafkaSecurityOptions(security),
     logLevel: logLevel.INFO,
-    logCreator: logCreator(options.logger),
+    logCreator: kafkaLogCreator(logger, security === undefined ? [] : secretValues(security)),
     retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 10_000 },
   });
 }

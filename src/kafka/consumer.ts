@@ -76,6 +76,7 @@ export class InputConsumer implements OffsetCommitter {
           topic: batch.topic,
           partition: batch.partition,
           records: batch.messages,
+          highWatermark: batch.highWatermark,
           heartbeat,
           isActive: () => isRunning() && !isStale(),
           markRead: resolveOffset,

@@ -41,10 +41,14 @@ export const MIN_PAUSE_MS = 1000;
  * RSS against the budget and V8 heap against its limit.
  *
  * RSS does not always fall after a collection (freed pages may stay
- * mapped). So once a pause has drained everything in flight and collected
- * garbage, what remains is not held for records, and the guard resumes as
- * soon as usage is below the high-water mark rather than waiting for the low
- * one that might never come.
+ * mapped), and part of it is the runtime's own. So once a pause has drained
+ * everything in flight and collected garbage, what remains is not held for
+ * records and a longer pause would free nothing: the guard resumes while RSS
+ * is within the budget, rather than wait for a low-water mark that may never
+ * come and stall the stream. If usage is still above the high-water mark the
+ * next sample pauses again, so the stream goes on in short bursts, a pause of
+ * at least MIN_PAUSE_MS between them; above the budget it stays paused and
+ * the stuck rule applies.
  */
 export class MemoryGuard {
   readonly #options: GuardOptions;
@@ -90,7 +94,7 @@ export class MemoryGuard {
     }
     if (now - this.#pausedAt < MIN_PAUSE_MS) return 'none';
     const drained = sample.inFlight === 0;
-    if (usage < lowWater || (drained && this.#collected && usage < highWater)) {
+    if (usage < lowWater || (drained && this.#collected && sample.rss <= budgetBytes)) {
       this.#paused = false;
       return 'resume';
     }

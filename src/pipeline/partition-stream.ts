@@ -30,9 +30,14 @@ export interface StreamContext {
   readonly fail: (error: unknown) => void;
   readonly now: () => number;
   readonly inFlight: InFlight;
+  /** Commit soon (a time-closed window was acknowledged and holds later windows back). */
+  readonly requestCommit: () => void;
   /** Testing only (GEOWINDOW_TEST_OOM_DEVICE): chunks holding this device make their worker run out of memory. */
   readonly testOomDevice: string | undefined;
 }
+
+/** Window ends a replay of the same records reproduces. */
+const REPLAYABLE_CLOSE: ReadonlySet<WindowCloseReason> = new Set(['count', 'columns_full']);
 
 interface ClosedWindow {
   readonly window: CountWindow;
@@ -57,6 +62,8 @@ export class PartitionStream {
   #open: CountWindow | undefined;
   readonly #closed: ClosedWindow[] = [];
   #discarded = false;
+  /** Set while a time-closed window awaits its commit: the offset that must be committed first. */
+  #barrier: number | undefined;
   readonly #ctx: StreamContext;
 
   constructor(topic: string, partition: number, ctx: StreamContext) {
@@ -96,7 +103,10 @@ export class PartitionStream {
   }
 
   deadLetter(record: SourceRecord, offset: number, reason: DeadLetterReason, detail: string): void {
-    const work = this.tracker.open(offset);
+    // Inside an open window, the dead letter holds commits back to the window's
+    // start: committing past it would re-read the window's later records into
+    // a new window that overlaps the one already written.
+    const work = this.tracker.open(this.#open?.firstOffset ?? offset);
     this.tracker.seen(offset);
     void this.#sendDeadLetter(deadLetterRecord(record, this.topic, this.partition, reason, detail), reason).then((acked) => {
       work.done = acked;
@@ -109,7 +119,8 @@ export class PartitionStream {
    */
   #sendDeadLetter(record: OutgoingRecord, reason: DeadLetterReason): Promise<boolean> {
     const { sink, dlqTopic, metrics, fail, inFlight } = this.#ctx;
-    const bytes = record.value?.length ?? 0;
+    const value = record.value;
+    const bytes = value === null ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length;
     inFlight.deadLetters++;
     inFlight.deadLetterBytes += bytes;
     return sink.send(dlqTopic, record).then(
@@ -191,39 +202,66 @@ export class PartitionStream {
   }
 
   /**
-   * Forgets this partition (revoked, or re-read after a rebalance): releases
-   * the open window's chunk. Windows already closed still finish and are
-   * written, but nothing more is committed for them; their records are read
-   * again and form windows with the same identity.
+   * Forgets this partition (revoked, or re-read after a rebalance). The open
+   * window and closed windows not yet written are dropped and their chunks
+   * released; nothing more is committed. Whoever reads the partition next
+   * starts at the committed offset and forms the same windows again.
    */
   discard(): void {
     this.#discarded = true;
+    this.#barrier = undefined;
     const window = this.#open;
     this.#open = undefined;
     if (window !== undefined) this.#ctx.pool.release(window.chunk);
+    this.#emitReady();
   }
 
   get discarded(): boolean {
     return this.#discarded;
   }
 
+  /** The partition's offset `offset` is committed. */
+  committedUpTo(offset: number): void {
+    this.committed = offset;
+    if (this.#barrier !== undefined && offset >= this.#barrier) {
+      this.#barrier = undefined;
+      this.#emitReady();
+    }
+  }
+
   /**
    * Writes the aggregates that are ready, in window order. A window's chunk
    * stays taken until its aggregate is acknowledged, so the chunk pool also
    * bounds the outputs in flight.
+   *
+   * A window closed by time (idle, shutdown, pool exhausted) ends where a
+   * replay would not end it. So nothing after it is written until it is
+   * committed: a replay then starts either after it, or at its first offset
+   * with nothing later written, and a re-formed window keeps its first offset
+   * and key (it supersedes the partial one) instead of overlapping others.
    */
   #emitReady(): void {
-    const { sink, outputTopic, windowSize, metrics, fail, now, pool } = this.#ctx;
-    while (this.#closed.length > 0 && this.#closed[0]!.outcome !== undefined) {
+    const { sink, outputTopic, windowSize, metrics, fail, now, pool, requestCommit } = this.#ctx;
+    while (this.#barrier === undefined && this.#closed.length > 0 && this.#closed[0]!.outcome !== undefined) {
       const { window, closedBy, devices, closedAt, outcome } = this.#closed.shift()!;
       if (outcome === 'dead_lettered') continue;
+      if (this.#discarded) {
+        // Revoked: dropped unwritten and uncommitted; whoever reads the partition next writes it.
+        pool.release(window.chunk);
+        continue;
+      }
       const record = aggregateRecord(window, windowSize, closedBy, devices, outcome!, now());
+      const timed = !REPLAYABLE_CLOSE.has(closedBy);
+      if (timed) this.#barrier = window.lastOffset + 1;
       sink.send(outputTopic, { key: aggregateKey(window), value: JSON.stringify(record) }).then(() => {
         window.work.done = true;
         pool.release(window.chunk);
+        const ackedAt = now();
         metrics.windowsEmitted.inc({ closed_by: closedBy });
         metrics.recordsAggregated.inc(record.count);
-        metrics.windowLatency.observe((now() - closedAt) / 1000);
+        metrics.windowLatency.observe((ackedAt - closedAt) / 1000);
+        metrics.endToEndLatency.observe(Math.max(0, ackedAt - record.eventTime.max) / 1000);
+        if (timed) requestCommit();
       }, fail);
     }
   }

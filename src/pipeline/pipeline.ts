@@ -52,6 +52,7 @@ export class Pipeline {
   #failure: unknown;
   #failureListener: ((error: unknown) => void) | undefined;
   #committing: Promise<void> | undefined;
+  #commitAgain = false;
   #accepting = true;
   #inBatch: Promise<void> | undefined;
 
@@ -68,6 +69,7 @@ export class Pipeline {
       now: options.now ?? Date.now,
       fail: (error) => this.#fail(error),
       inFlight: this.#inFlight,
+      requestCommit: () => void this.commit(),
       testOomDevice: options.testOomDevice,
     };
   }
@@ -108,9 +110,16 @@ export class Pipeline {
       lastRead = record.offset;
       read++;
     }
-    this.#options.metrics.recordsIn.inc(read);
+    const { metrics } = this.#options;
+    metrics.recordsIn.inc(read);
     // Only what was packed or dead-lettered counts as read; the rest is fetched again.
-    if (lastRead !== undefined) batch.markRead(lastRead);
+    if (lastRead !== undefined) {
+      batch.markRead(lastRead);
+      metrics.consumerLag.set(
+        { topic: batch.topic, partition: batch.partition },
+        Math.max(0, Number(batch.highWatermark) - Number(lastRead) - 1),
+      );
+    }
   }
 
   /** Slow path: the partition has no open window, or its window has no column left. */
@@ -200,8 +209,17 @@ export class Pipeline {
    * acknowledged output. Never overlaps itself; never runs after a failure.
    */
   commit(): Promise<void> {
-    this.#committing ??= this.#commit().finally(() => {
+    if (this.#committing !== undefined) {
+      // Work acknowledged since that commit began is not in it: go again after.
+      this.#commitAgain = true;
+      return this.#committing;
+    }
+    this.#committing = this.#commit().finally(() => {
       this.#committing = undefined;
+      if (this.#commitAgain) {
+        this.#commitAgain = false;
+        void this.commit();
+      }
     });
     return this.#committing;
   }
@@ -226,7 +244,7 @@ export class Pipeline {
     try {
       await this.#options.committer.commit(offsets);
       this.#options.metrics.commits.inc({ result: 'ok' });
-      for (const [stream, offset] of streams) stream.committed = offset;
+      for (const [stream, offset] of streams) stream.committedUpTo(offset);
     } catch (error) {
       // A rebalance makes commits fail until the group settles; the next commit retries.
       this.#options.metrics.commits.inc({ result: 'failed' });

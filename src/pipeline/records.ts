@@ -20,6 +20,8 @@ export interface RecordBatch {
   readonly topic: string;
   readonly partition: number;
   readonly records: readonly SourceRecord[];
+  /** The partition's end offset as of this fetch, for the lag. */
+  readonly highWatermark: string;
   /** Keeps the group membership alive while the batch waits. */
   heartbeat(): Promise<void>;
   /** False once the consumer is stopping or the partition must be re-read. */

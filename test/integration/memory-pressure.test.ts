@@ -14,11 +14,12 @@ import {
 const GOOD = 297_000;
 const BAD = 3_000;
 /**
- * One worker needs a budget of about 180 MB by the plan; the service reads a
- * backlog at full speed near 200-240 MB of RSS, so 240 MB (pause at 204 MB,
- * resume under 168 MB) makes the breaker work for its living.
+ * One worker needs a budget of about 180 MB by the plan; unguarded, the
+ * service reads a backlog at full speed near 240 MB of RSS, so 256 MB (pause
+ * at 218 MB, resume under 179 MB), sampled every 100 ms, makes the breaker
+ * work for its living while leaving room for the fetch in flight.
  */
-const BUDGET_MB = 240;
+const BUDGET_MB = 256;
 const SAMPLE_MS = 200;
 
 describe('a tight memory budget under a fast fleet', () => {
@@ -33,7 +34,7 @@ describe('a tight memory budget under a fast fleet', () => {
   beforeAll(async () => {
     topics = await scenarioTopics(brokers);
     await produceFleet(brokers, topics.in, { good: GOOD, bad: BAD, devices: 500 });
-    service = await startService(brokers, topics, { MEMORY_LIMIT_MB: String(BUDGET_MB), WORKERS: '1', LOG_LEVEL: 'warn' }, ['--expose-gc']);
+    service = await startService(brokers, topics, { MEMORY_LIMIT_MB: String(BUDGET_MB), MEMORY_SAMPLE_MS: '100', WORKERS: '1', LOG_LEVEL: 'warn' }, ['--expose-gc']);
     const sampler = setInterval(() => {
       service.metrics().then(
         (text) => rssSamples.push(metricValue(text, 'process_resident_memory_bytes') ?? 0),

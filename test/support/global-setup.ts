@@ -4,6 +4,8 @@ import { startBroker } from './broker.js';
 declare module 'vitest' {
   export interface ProvidedContext {
     kafkaBrokers: string;
+    /** The same broker's SASL_PLAINTEXT listener (see test/support/broker.ts). */
+    kafkaSaslBrokers: string;
   }
 }
 
@@ -11,5 +13,6 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const broker = await startBroker();
   project.provide('kafkaBrokers', broker.brokers);
+  project.provide('kafkaSaslBrokers', broker.saslBrokers);
   return () => broker.stop();
 }

@@ -23,13 +23,13 @@ export interface FleetRun {
   readonly seed?: number;
 }
 
-/** Sends exactly `good` good and `bad` bad readings with the CLI, as fast as the broker takes them. */
-export async function produceFleet(brokers: string, topic: string, run: FleetRun): Promise<void> {
+/** Sends exactly `good` good and `bad` bad readings with the CLI, as fast as the broker takes them; `env` on top. */
+export async function produceFleet(brokers: string, topic: string, run: FleetRun, env: NodeJS.ProcessEnv = {}): Promise<void> {
   const total = run.good + run.bad;
   const result = await runCli(
     ['produce', '--topic', topic, '--devices', String(run.devices ?? 240), '--rate', '0', '--count', String(total),
       '--bad-ratio', String(run.bad / total), '--seed', String(run.seed ?? 42)],
-    { KAFKA_BROKERS: brokers },
+    { KAFKA_BROKERS: brokers, ...env },
   );
   expect(result.code, result.stderr).toBe(0);
   expect(JSON.parse(result.stdout)).toMatchObject({ sent: total, good: run.good, bad: run.bad });

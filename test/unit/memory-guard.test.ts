@@ -130,15 +130,25 @@ describe('MemoryGuard: collect and the drained resume', () => {
     expect(guard.paused).toBe(false);
   });
 
-  it('collects exactly once per pause while usage stays at or above the high-water mark', () => {
+  it('resumes after its one collection even above the high-water mark, while within the budget, and pauses again', () => {
     const guard = pausedGuard();
+    expect(guard.update(sample(0.9, { inFlight: 0 }), T0 + MIN_PAUSE_MS)).toBe('collect');
+    // Nothing in flight and already collected: a longer pause frees nothing, so the stream goes on.
+    expect(guard.update(sample(0.9, { inFlight: 0 }), T0 + MIN_PAUSE_MS + 250)).toBe('resume');
+    // Still above the mark: the next sample pauses again, for at least MIN_PAUSE_MS.
+    expect(guard.update(sample(0.9), T0 + MIN_PAUSE_MS + 500)).toBe('pause');
+    expect(guard.update(sample(0.9, { inFlight: 0 }), T0 + MIN_PAUSE_MS + 750)).toBe('none');
+  });
+
+  it('collects only once per pause, and never resumes while RSS is above the budget', () => {
+    const guard = pausedGuard({ stuckMs: 1_000_000 });
     const actions: GuardAction[] = [];
-    for (let i = 4; i < 100; i++) actions.push(guard.update(sample(0.9, { inFlight: 0 }), T0 + i * 250));
+    for (let i = 4; i < 100; i++) actions.push(guard.update(sample(1.05, { inFlight: 0 }), T0 + i * 250));
     expect(actions.filter((a) => a === 'collect')).toHaveLength(1);
     expect(actions.filter((a) => a !== 'collect' && a !== 'none')).toEqual([]);
     expect(guard.paused).toBe(true);
-    // Once usage falls below the high-water mark, the collection already done lets it resume.
-    expect(guard.update(sample(0.84, { inFlight: 0 }), T0 + 100 * 250)).toBe('resume');
+    // Back within the budget, the collection already done lets it resume.
+    expect(guard.update(sample(0.95, { inFlight: 0 }), T0 + 100 * 250)).toBe('resume');
   });
 
   it('does not take the drained resume while work is still in flight, even after a collection', () => {

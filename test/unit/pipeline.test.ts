@@ -118,6 +118,7 @@ function batchOf(records: SourceRecord[], active = () => true) {
     topic: INPUT,
     partition: PARTITION,
     records,
+    highWatermark: String(Number(records[records.length - 1]?.offset ?? -1) + 1),
     heartbeat: vi.fn(() => Promise.resolve()),
     isActive: vi.fn(active),
     markRead: vi.fn((_offset: string) => undefined),
@@ -364,6 +365,72 @@ describe('Pipeline: commits', () => {
     await pipeline.handleBatch(batchOf(goodRecords(BASE, 3)));
     await settle();
     await expect(pipeline.drain(60)).resolves.toBe(false);
+  });
+});
+
+describe('Pipeline: replays keep window identity', () => {
+  it('holds the commit at the start of a written window while a dead letter inside it is unacknowledged', async () => {
+    const sink = new FakeSink('manual');
+    const { pipeline, committer } = setup({ sink });
+    const records = goodRecords(BASE, 5);
+    records[1] = record(BASE + 1, null); // window 100,102,103 with a dead letter at 101 inside it
+    await pipeline.handleBatch(batchOf(records));
+    await settle();
+    sink.to(OUTPUT)[0]!.ack.resolve(undefined);
+    await settle();
+    await pipeline.commit();
+    // Committing 101 would re-read 102 and 103 into a second, overlapping window.
+    expect(Math.max(...committer.offsets())).toBe(100);
+    sink.to(DLQ)[0]!.ack.resolve(undefined);
+    await settle();
+    await pipeline.commit();
+    expect(committer.offsets().at(-1)).toBe(104); // the open window at 104 holds the rest
+  });
+
+  it('writes nothing after a window closed by time until that window is committed', async () => {
+    const { pipeline, sink, committer, clock } = setup();
+    await pipeline.handleBatch(batchOf(goodRecords(BASE, 2))); // open window 100-101
+    clock.ms += IDLE_MS;
+    pipeline.closeIdleWindows(); // partial 100-101
+    await settle();
+    expect(sink.aggregates().map((a) => a.source.lastOffset)).toEqual([101]);
+    // Its acknowledgement asks for a commit at once, before the next window may leave.
+    await settle();
+    expect(committer.offsets()).toContain(102);
+    await pipeline.handleBatch(batchOf(goodRecords(BASE + 2, 3))); // full window 102-104
+    await settle();
+    expect(sink.aggregates().map((a) => [a.source.firstOffset, a.source.lastOffset])).toEqual([
+      [100, 101],
+      [102, 104],
+    ]);
+  });
+
+  it('holds later windows back while the commit after a time-closed window fails', async () => {
+    const { pipeline, sink, committer, clock } = setup();
+    const failing = vi.spyOn(committer, 'commit').mockRejectedValue(new Error('rebalance in progress'));
+    await pipeline.handleBatch(batchOf(goodRecords(BASE, 2)));
+    clock.ms += IDLE_MS;
+    pipeline.closeIdleWindows();
+    await settle();
+    await pipeline.handleBatch(batchOf(goodRecords(BASE + 2, 3)));
+    await settle();
+    expect(sink.aggregates()).toHaveLength(1);
+    failing.mockRestore();
+    await pipeline.commit();
+    await settle();
+    expect(sink.aggregates()).toHaveLength(2);
+  });
+
+  it('drops unwritten windows on a rebalance and gives their chunks back', async () => {
+    const aggregator = new FakeAggregator('manual');
+    const { pipeline, sink, pool } = setup({ aggregator });
+    await pipeline.handleBatch(batchOf(goodRecords(BASE, 4))); // window 100-102 being aggregated, 103 open
+    expect(pool.inUse).toBe(2);
+    pipeline.resetAssignment();
+    aggregator.finish(0);
+    await settle();
+    expect(sink.aggregates()).toEqual([]);
+    expect(pool.inUse).toBe(0);
   });
 });
 

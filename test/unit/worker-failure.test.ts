@@ -122,6 +122,7 @@ function batchOf(from: number, count: number): RecordBatch {
     topic: INPUT,
     partition: PARTITION,
     records: Array.from({ length: count }, (_, i) => sourceRecord(from + i)),
+    highWatermark: String(from + count),
     heartbeat: () => Promise.resolve(),
     isActive: () => true,
     markRead: () => undefined,
