@@ -6,14 +6,18 @@ when RSS nears the limit. Fed by confluent-kafka (librdkafka).
 
     python3 bench/recipe/recipe_consumer.py --brokers 127.0.0.1:9092 --topic T \
         [--group G] [--chunk-size 2000] [--memory-limit-mb 512] [--rss-csv out.csv] \
-        [--max-records N] [--idle-exit 20]
+        [--max-records N] [--idle-exit 20] [--progress-seconds 10]
 
-Prints a JSON summary on stdout; progress every 10 s on stderr.
+Prints a JSON summary on stdout; progress every 10 s on stderr. The summary's
+`peak_rss_mb` is sampled (psutil, once a second with --rss-csv); `maxrss_mb` is
+the kernel's exact peak (getrusage ru_maxrss), and `cpu_seconds` the process
+CPU time from the first record to the last.
 """
 
 import argparse
 import gc
 import json
+import resource
 import sys
 import threading
 import time
@@ -100,6 +104,7 @@ def main() -> int:
     parser.add_argument("--rss-csv", default=None)
     parser.add_argument("--max-records", type=int, default=0, help="stop after this many records (0: no limit)")
     parser.add_argument("--idle-exit", type=float, default=20, help="stop after this many seconds without records")
+    parser.add_argument("--progress-seconds", type=float, default=10, help="seconds between progress lines on stderr")
     args = parser.parse_args()
 
     consumer = Consumer({
@@ -119,13 +124,15 @@ def main() -> int:
         sampler.start()
     window = deque(maxlen=args.chunk_size)
     first_at = None
+    cpu_at_first = None
+    cpu_at_last = None
     last_record_at = time.monotonic()
     last_report = started
     try:
         while True:
             message = consumer.poll(0.5)
             now = time.monotonic()
-            if now - last_report >= 10:
+            if now - last_report >= args.progress_seconds:
                 last_report = now
                 print(f"recipe: {stats['records']} records, {stats['windows']} windows, rss {rss_mb():.0f} MB",
                       file=sys.stderr, flush=True)
@@ -139,6 +146,7 @@ def main() -> int:
                 raise RuntimeError(message.error())
             if first_at is None:
                 first_at = now
+                cpu_at_first = time.process_time()
             last_record_at = now
             stats["records"] += 1
             reading = reading_of(message.value())
@@ -158,6 +166,7 @@ def main() -> int:
             process_spatial_chunk(window)
             stats["windows"] += 1
             window.clear()
+        cpu_at_last = time.process_time()
     finally:
         stop.set()
         consumer.close()
@@ -168,6 +177,9 @@ def main() -> int:
         "seconds": round(elapsed, 3),
         "records_per_second": round(stats["records"] / elapsed) if first_at else 0,
         "peak_rss_mb": round(peak[0], 1),
+        # ru_maxrss is in KiB on Linux: the exact peak of the whole process.
+        "maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "cpu_seconds": round(cpu_at_last - cpu_at_first, 3) if cpu_at_first is not None and cpu_at_last is not None else None,
     }))
     return 0
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
+import { freePort } from '../net/free-port.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -126,16 +126,6 @@ function scrape(text: string): Map<string, number> {
   return values;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no free port'))));
-    });
-  });
-}
 
 interface StartedService {
   readonly metricsUrl: string;

@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { freePort } from '../../src/net/free-port.js';
 import { GenericContainer, Wait, getContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
 
 /** Same version as scripts/kafka.sh and docker-compose.yml. */
@@ -50,16 +50,6 @@ async function dockerAnswers(): Promise<boolean> {
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /**
  * The broker the integration tests use: KAFKA_BROKERS when set (CI and the

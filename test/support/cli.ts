@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/net/free-port.js';
 import { fileURLToPath } from 'node:url';
 
 /** The built CLI: integration tests run the product as users do, as a process. */
@@ -29,16 +29,6 @@ export interface LogLine {
   readonly [field: string]: unknown;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** A running `geowindow run`, its JSON log lines collected as they come. */
 export class ServiceProcess {

@@ -1,0 +1,54 @@
+/** Text for the console and bench/RESULTS.md. */
+import { fmtInt, machine, packageVersion, round, type Machine } from './common.js';
+import type { Dataset } from './dataset.js';
+import { kcatVersion, pythonVersions } from './systems.js';
+
+export interface Environment {
+  readonly machine: Machine;
+  readonly python: string | undefined;
+  readonly kcat: string | undefined;
+  readonly kafkajs: string;
+  readonly platformatic: string;
+}
+
+export function environment(): Environment {
+  return {
+    machine: machine(),
+    python: pythonVersions(),
+    kcat: kcatVersion(),
+    kafkajs: packageVersion('kafkajs'),
+    platformatic: packageVersion('@platformatic/kafka'),
+  };
+}
+
+export function machineLine(env: Environment): string {
+  const m = env.machine;
+  const parts = [
+    `${m.cores} cores (${m.cpuModel})`,
+    `${m.memoryGiB} GiB`,
+    `Linux ${m.kernel}`,
+    `Node.js ${m.node}`,
+    `kafkajs ${env.kafkajs}`,
+    `@platformatic/kafka ${env.platformatic}`,
+    env.python ?? 'Python: not found',
+    env.kcat ?? 'kcat: not installed',
+  ];
+  return `Machine: ${parts.join(', ')}; Kafka broker on loopback (\`scripts/kafka.sh\`).`;
+}
+
+export function datasetLine(dataset: Dataset): string {
+  const oversized = dataset.badRatio > 0 ? '; one bad record in 12 is an oversized 70 kB message' : '';
+  return (
+    `Data set: topic \`${dataset.topic}\`, ${fmtInt(dataset.size)} readings from \`geowindow produce\` ` +
+    `(seed ${dataset.seed}, ${dataset.devices} devices, ${round(dataset.badRatio * 100, 2)}% bad records${oversized}), ` +
+    `${dataset.partitions} partitions, ${dataset.produced ? `produced in this run (${dataset.produceSeconds} s)` : 'reused from an earlier run'}.`
+  );
+}
+
+export const mbText = (bytes: number) => (bytes > 0 ? (bytes / 1048576).toFixed(1) : '-');
+export const ratioText = (value: number | undefined) => (value === undefined || !Number.isFinite(value) ? '-' : `${value.toFixed(2)}x`);
+export const msText = (value: number | undefined) => (value === undefined ? '-' : value < 10 ? value.toFixed(2) : value.toFixed(1));
+
+export function dateOnly(date = new Date()): string {
+  return date.toISOString().slice(0, 10);
+}
