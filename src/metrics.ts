@@ -26,6 +26,11 @@ export function createMetrics(registry: Registry = new Registry(), pool?: PoolGa
   const registers = [registry];
   const metrics = {
     registry,
+    firstBatchTime: new Gauge({
+      name: 'geowindow_first_batch_timestamp_seconds',
+      help: 'Unix time at which the first batch of input records reached the pipeline; 0 until then.',
+      registers,
+    }),
     recordsIn: new Counter({
       name: 'geowindow_records_in_total',
       help: 'Records read from the input topic.',

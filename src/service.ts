@@ -26,7 +26,7 @@ const MAX_IDLE_SWEEP_MS = 1000;
 export async function runService(config: Config, logger: Logger): Promise<number> {
   // Throws a ConfigError naming MEMORY_LIMIT_MB when the budget cannot hold this configuration.
   const plan = memoryPlanFor(config);
-  const chunks = new ChunkPool(plan.chunkPool.chunks, config.chunkSize, config.readingColumns);
+  const chunks = new ChunkPool(plan.chunkPool.chunks, config.chunkSize, plan.chunkPool.byteCapacity);
   const workers: WorkerPool = new WorkerPool({
     threads: config.workers,
     limits: plan.worker,
@@ -61,7 +61,8 @@ export async function runService(config: Config, logger: Logger): Promise<number
     dlqTopic: config.dlqTopic,
     windowSize: config.chunkSize,
     windowIdleMs: config.windowIdleMs,
-    limits: { maxBytes: config.maxMessageBytes, maxReadings: config.readingColumns },
+    maxMessageBytes: config.maxMessageBytes,
+    maxReadings: config.readingColumns,
     deadLetterBytesLimit: plan.deadLetterBytes,
     testOomDevice: config.testOomDevice,
   });

@@ -1,31 +1,87 @@
 /**
  * Worker-thread entry of the aggregation pool.
  *
- *   main thread                         worker thread (this file)
- *   fills a chunk's columns ──SAB ref──▶ reads the columns in place
- *   merges into the window  ◀──result── count, centroid, bbox, hull, readings
+ *   main thread                          worker thread (this file)
+ *   copies fetched records' bytes ─SAB─▶ decodes and validates each record,
+ *   into a chunk's byte region           folds the valid ones into points and
+ *                                        reading statistics, turf hull
+ *   writes aggregate, dead letters ◀──── aggregate + the rows it could not read
  *
- * Only the SharedArrayBuffer reference crosses; no record is copied.
+ * Only the SharedArrayBuffer reference crosses; the records are decoded here,
+ * in parallel, so the main thread only fetches, copies and writes.
  */
-import type { AggregateTask, ChunkAggregate } from '../src/protocol/messages.js';
-import { chunkColumns, chunkLayout } from '../src/protocol/chunk-layout.js';
+import { decodeReading, emptyReading, type DecodeLimits } from '../src/decode/decode-reading.js';
+import {
+  chunkLayout,
+  chunkViews,
+  INDEX_SLOTS,
+  VALUE_LENGTH,
+  VALUE_START,
+} from '../src/protocol/chunk-layout.js';
+import type { AggregateTask, BadRow, ChunkResult } from '../src/protocol/messages.js';
 import { convexHull } from './aggregate/hull.js';
 import { summarizePoints } from './aggregate/points.js';
-import { summarizeReadings } from './aggregate/readings.js';
+import { ReadingStatsAccumulator } from './aggregate/readings.js';
 
-export default function aggregateChunk(task: AggregateTask): ChunkAggregate {
+/** Columns of the valid points, reused from task to task (a worker runs one task at a time). */
+let lon = new Float32Array(0);
+let lat = new Float32Array(0);
+let ts = new Float64Array(0);
+const scratch = emptyReading();
+
+function ensureCapacity(rows: number): void {
+  if (lon.length >= rows) return;
+  lon = new Float32Array(rows);
+  lat = new Float32Array(rows);
+  ts = new Float64Array(rows);
+}
+
+export default function aggregateChunk(task: AggregateTask): ChunkResult {
   if (task.testAllocateBeyondLimit === true) allocateBeyondLimit();
-  const columns = chunkColumns(task.buffer, chunkLayout(task.capacity, task.readingColumns));
-  const points = summarizePoints(columns.lon, columns.lat, columns.ts, task.count);
-  const { hull, areaM2 } = convexHull(columns.lon, columns.lat, task.count);
+  const layout = chunkLayout(task.capacity, task.byteCapacity);
+  const { index } = chunkViews(task.buffer, layout);
+  const bytes = Buffer.from(task.buffer, layout.bytesOffset, layout.byteCapacity);
+  // Oversized records never reach a chunk: the main thread dead-letters them.
+  const limits: DecodeLimits = { maxBytes: Number.POSITIVE_INFINITY, maxReadings: task.maxReadings };
+  ensureCapacity(task.count);
+  const readings = new ReadingStatsAccumulator(task.maxReadings);
+  const devices = new Set<string>();
+  const bad: BadRow[] = [];
+  let valid = 0;
+  for (let row = 0; row < task.count; row++) {
+    const start = index[row * INDEX_SLOTS + VALUE_START]!;
+    const length = index[row * INDEX_SLOTS + VALUE_LENGTH]!;
+    const value = length < 0 ? null : bytes.subarray(start, start + length);
+    const reason = decodeReading(value, limits, scratch);
+    if (reason !== null) {
+      bad.push({ row, reason, detail: scratch.detail });
+      continue;
+    }
+    if (scratch.readings !== undefined && !readings.add(scratch.readings)) {
+      bad.push({ row, reason: 'too_many_readings', detail: `more than ${task.maxReadings} reading names in the window` });
+      continue;
+    }
+    lon[valid] = scratch.lon;
+    lat[valid] = scratch.lat;
+    ts[valid] = scratch.ts;
+    devices.add(scratch.deviceId);
+    valid++;
+  }
+  if (valid === 0) return { aggregate: null, bad };
+  const points = summarizePoints(lon, lat, ts, valid);
+  const { hull, areaM2 } = convexHull(lon, lat, valid);
   return {
-    count: task.count,
-    centroid: points.centroid,
-    bbox: points.bbox,
-    hull,
-    hullAreaM2: areaM2,
-    eventTime: points.eventTime,
-    readings: summarizeReadings(columns.readings, task.capacity, task.count, task.readingNames),
+    aggregate: {
+      count: valid,
+      devices: devices.size,
+      centroid: points.centroid,
+      bbox: points.bbox,
+      hull,
+      hullAreaM2: areaM2,
+      eventTime: points.eventTime,
+      readings: readings.result(),
+    },
+    bad,
   };
 }
 

@@ -13,10 +13,10 @@ export class ChunkPool {
   readonly #inUse = new Set<Chunk>();
   #released: { promise: Promise<void>; resolve: () => void } | undefined;
 
-  constructor(size: number, capacity: number, readingColumns: number) {
+  constructor(size: number, capacity: number, byteCapacity: number) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`chunk pool size must be a positive integer, got ${size}`);
     this.size = size;
-    this.#free = Array.from({ length: size }, (_, id) => new Chunk(id, capacity, readingColumns));
+    this.#free = Array.from({ length: size }, (_, id) => new Chunk(id, capacity, byteCapacity));
     this.chunkBytes = this.#free[0]!.layout.byteLength;
   }
 

@@ -1,41 +1,48 @@
-import { chunkColumns, chunkLayout, type ChunkColumns, type ChunkLayout } from '../protocol/chunk-layout.js';
-import type { DecodedReading } from '../decode/decode-reading.js';
+import {
+  chunkLayout,
+  chunkViews,
+  INDEX_SLOTS,
+  KEY_LENGTH,
+  KEY_START,
+  VALUE_LENGTH,
+  VALUE_START,
+  type ChunkLayout,
+  type ChunkViews,
+} from '../protocol/chunk-layout.js';
+import type { Headers } from '../pipeline/records.js';
 
-/** What happened to a reading offered to a chunk. */
+/** What happened to a record offered to a chunk. */
 export type AppendResult =
   | 'appended'
-  /** The chunk has no free reading column for a name this record brings; close it and retry. */
-  | 'columns_full';
+  /** The chunk's byte region cannot hold this record; close it and retry in an empty one. */
+  | 'bytes_full';
 
 /**
- * One preallocated columnar buffer (see protocol/chunk-layout.ts) and the
- * dictionaries that give its reading columns and device indexes a meaning.
- * A chunk belongs to its pool for the life of the process.
+ * One preallocated chunk (see protocol/chunk-layout.ts): the fetched records'
+ * keys and values copied back to back into shared memory for a worker to
+ * decode, plus what only the main thread needs to dead-letter a row (its
+ * offset, timestamp and headers). A chunk belongs to its pool for the life of
+ * the process.
  */
 export class Chunk {
   readonly id: number;
   readonly layout: ChunkLayout;
   readonly buffer: SharedArrayBuffer;
-  readonly columns: ChunkColumns;
-  readonly readingNames: string[] = [];
+  readonly views: ChunkViews;
   #count = 0;
-  readonly #readingIndex = new Map<string, number>();
-  readonly #deviceIndex = new Map<string, number>();
-  readonly #deviceIds: string[] = [];
-  /**
-   * Source offset of each row. Main-thread only (workers never need it), so
-   * it lives outside the shared buffer; it lets a chunk whose worker died be
-   * dead-lettered record by record.
-   */
+  #bytesUsed = 0;
   readonly #offsets: Float64Array;
+  readonly #timestamps: Float64Array;
+  /** Headers by row, only for rows that have any (most sensor records have none). */
+  readonly #headers = new Map<number, Headers>();
 
-  constructor(id: number, capacity: number, readingColumns: number) {
+  constructor(id: number, capacity: number, byteCapacity: number) {
     this.id = id;
-    this.layout = chunkLayout(capacity, readingColumns);
+    this.layout = chunkLayout(capacity, byteCapacity);
     this.buffer = new SharedArrayBuffer(this.layout.byteLength);
-    this.columns = chunkColumns(this.buffer, this.layout);
-    this.columns.readings.fill(NaN);
+    this.views = chunkViews(this.buffer, this.layout);
     this.#offsets = new Float64Array(capacity);
+    this.#timestamps = new Float64Array(capacity);
   }
 
   get count(): number {
@@ -46,14 +53,44 @@ export class Chunk {
     return this.#count === this.layout.capacity;
   }
 
-  /** Whether any row comes from this device. */
-  hasDevice(deviceId: string): boolean {
-    return this.#deviceIndex.has(deviceId);
-  }
-
-  /** Distinct devices among the rows. */
-  get deviceCount(): number {
-    return this.#deviceIndex.size;
+  /**
+   * Copies one record into the next row. `bytes_full` (nothing copied) when
+   * the byte region cannot hold it; the caller sizes the region so that any
+   * record it accepts fits in an empty chunk.
+   */
+  append(key: Buffer | null, value: Buffer | null, headers: Headers | undefined, offset: number, timestamp: number): AppendResult {
+    const row = this.#count;
+    if (row === this.layout.capacity) throw new RangeError(`chunk ${this.id} is full (${row} rows)`);
+    const keyLength = key === null ? 0 : key.length;
+    const valueLength = value === null ? 0 : value.length;
+    let at = this.#bytesUsed;
+    if (at + keyLength + valueLength > this.layout.byteCapacity) return 'bytes_full';
+    const { index, bytes } = this.views;
+    const slot = row * INDEX_SLOTS;
+    index[slot + VALUE_START] = at;
+    index[slot + VALUE_LENGTH] = value === null ? -1 : valueLength;
+    if (value !== null) {
+      bytes.set(value, at);
+      at += valueLength;
+    }
+    index[slot + KEY_START] = at;
+    index[slot + KEY_LENGTH] = key === null ? -1 : keyLength;
+    if (key !== null) {
+      bytes.set(key, at);
+      at += keyLength;
+    }
+    this.#bytesUsed = at;
+    this.#offsets[row] = offset;
+    this.#timestamps[row] = timestamp;
+    if (headers !== undefined) {
+      for (const _name in headers) {
+        // Copied: header buffers are slices of the fetched batch and would keep it alive.
+        this.#headers.set(row, copyHeaders(headers));
+        break;
+      }
+    }
+    this.#count = row + 1;
+    return 'appended';
   }
 
   /** Source offset of a row. */
@@ -61,63 +98,59 @@ export class Chunk {
     return this.#offsets[row]!;
   }
 
-  /** Device id of a row. */
-  deviceIdAt(row: number): string {
-    return this.#deviceIds[this.columns.device[row]!]!;
+  /** Source timestamp of a row (epoch milliseconds, as the broker gave it). */
+  timestampAt(row: number): number {
+    return this.#timestamps[row]!;
   }
 
-  /** Packs one reading, read at `offset`, into the next row. */
-  append(reading: DecodedReading, offset: number): AppendResult {
-    const { capacity, readingColumns } = this.layout;
-    if (this.#count === capacity) throw new RangeError(`chunk ${this.id} is full (${capacity} rows)`);
-    const readings = reading.readings;
-    if (readings !== undefined) {
-      // The decoder has capped the readings per record at readingColumns, so
-      // a record that does not fit here fits in an empty chunk.
-      let newNames = 0;
-      for (const name in readings) {
-        if (typeof readings[name] === 'number' && !this.#readingIndex.has(name)) newNames++;
-      }
-      if (this.readingNames.length + newNames > readingColumns) return 'columns_full';
+  headersAt(row: number): Headers | undefined {
+    return this.#headers.get(row);
+  }
+
+  /** A copy of a row's value (null for a tombstone). */
+  valueAt(row: number): Buffer | null {
+    return this.#copy(row * INDEX_SLOTS + VALUE_START);
+  }
+
+  /** A copy of a row's key. */
+  keyAt(row: number): Buffer | null {
+    return this.#copy(row * INDEX_SLOTS + KEY_START);
+  }
+
+  #copy(slot: number): Buffer | null {
+    const { index, bytes } = this.views;
+    const start = index[slot]!;
+    const length = index[slot + 1]!;
+    return length < 0 ? null : Buffer.from(bytes.subarray(start, start + length));
+  }
+
+  /** Whether any row has this key (a linear scan: for the test hook only). */
+  hasKey(key: string): boolean {
+    const wanted = Buffer.from(key);
+    for (let row = 0; row < this.#count; row++) {
+      const k = this.keyAt(row);
+      if (k !== null && k.equals(wanted)) return true;
     }
-    const row = this.#count;
-    const { columns } = this;
-    columns.ts[row] = reading.ts;
-    columns.lon[row] = reading.lon;
-    columns.lat[row] = reading.lat;
-    this.#offsets[row] = offset;
-    let device = this.#deviceIndex.get(reading.deviceId);
-    if (device === undefined) {
-      device = this.#deviceIds.length;
-      this.#deviceIndex.set(reading.deviceId, device);
-      this.#deviceIds.push(reading.deviceId);
-    }
-    columns.device[row] = device;
-    if (readings !== undefined) {
-      for (const name in readings) {
-        const value = readings[name];
-        if (typeof value !== 'number') continue; // null: absent, the column already holds NaN
-        let column = this.#readingIndex.get(name);
-        if (column === undefined) {
-          column = this.readingNames.length;
-          this.readingNames.push(name);
-          this.#readingIndex.set(name, column);
-        }
-        columns.readings[column * capacity + row] = value;
-      }
-    }
-    this.#count = row + 1;
-    return 'appended';
+    return false;
   }
 
   /** Empties the chunk for reuse; only its pool calls this. */
   reset(): void {
-    const { capacity } = this.layout;
-    this.columns.readings.fill(NaN, 0, this.readingNames.length * capacity);
-    this.readingNames.length = 0;
-    this.#readingIndex.clear();
-    this.#deviceIndex.clear();
-    this.#deviceIds.length = 0;
+    this.#headers.clear();
+    this.#bytesUsed = 0;
     this.#count = 0;
   }
+}
+
+function copyHeaders(headers: Headers): Headers {
+  const copy: Headers = {};
+  for (const name in headers) {
+    const value = headers[name];
+    copy[name] = Array.isArray(value)
+      ? value.map((v) => (typeof v === 'string' ? v : Buffer.from(v)))
+      : typeof value === 'string' || value === undefined
+        ? value
+        : Buffer.from(value);
+  }
+  return copy;
 }

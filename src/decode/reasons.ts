@@ -16,7 +16,7 @@ export const DEAD_LETTER_REASONS = [
   'non_finite',
   'unsupported_geometry',
   'too_many_readings',
-  /** The chunk's worker died of out-of-memory twice; its records are rebuilt from the columns. */
+  /** The chunk's worker died of out-of-memory twice; every record of the window is dead-lettered. */
   'worker_out_of_memory',
   /** The chunk's worker failed twice for another reason. */
   'aggregation_failed',

@@ -36,6 +36,13 @@ export interface GuardOptions {
 export const MIN_PAUSE_MS = 1000;
 
 /**
+ * When a drained pause leaves usage above the high-water mark, the next pause
+ * comes only this much (a share of the budget) above what was left: records
+ * must have grown it, not the runtime's floor.
+ */
+export const FLOOR_MARGIN = 0.05;
+
+/**
  * The memory circuit breaker's state machine: running or paused, with
  * hysteresis between the high and low water marks. Usage is the larger of
  * RSS against the budget and V8 heap against its limit.
@@ -45,10 +52,11 @@ export const MIN_PAUSE_MS = 1000;
  * everything in flight and collected garbage, what remains is not held for
  * records and a longer pause would free nothing: the guard resumes while RSS
  * is within the budget, rather than wait for a low-water mark that may never
- * come and stall the stream. If usage is still above the high-water mark the
- * next sample pauses again, so the stream goes on in short bursts, a pause of
- * at least MIN_PAUSE_MS between them; above the budget it stays paused and
- * the stuck rule applies.
+ * come and stall the stream. If usage is still above the high-water mark,
+ * that level is the process's floor: the next pause comes at FLOOR_MARGIN
+ * above it (until usage falls below the low-water mark again), so the guard
+ * does not flap around it. Above the budget it stays paused and the stuck
+ * rule applies.
  */
 export class MemoryGuard {
   readonly #options: GuardOptions;
@@ -57,6 +65,8 @@ export class MemoryGuard {
   #collected = false;
   #overBudgetSince: number | undefined;
   #usage = 0;
+  /** Usage left after a drained pause, when that is above the high-water mark. */
+  #floor: number | undefined;
 
   constructor(options: GuardOptions) {
     if (!(options.lowWater > 0 && options.lowWater < options.highWater && options.highWater <= 1)) {
@@ -78,8 +88,10 @@ export class MemoryGuard {
     const { budgetBytes, highWater, lowWater, stuckMs } = this.#options;
     const usage = Math.max(sample.rss / budgetBytes, sample.heapUsed / sample.heapLimit);
     this.#usage = usage;
+    if (usage < lowWater) this.#floor = undefined;
     if (!this.#paused) {
-      if (usage < highWater) return 'none';
+      const pauseAt = this.#floor === undefined ? highWater : Math.max(highWater, this.#floor + FLOOR_MARGIN);
+      if (usage < pauseAt) return 'none';
       this.#paused = true;
       this.#pausedAt = now;
       this.#collected = false;
@@ -94,7 +106,14 @@ export class MemoryGuard {
     }
     if (now - this.#pausedAt < MIN_PAUSE_MS) return 'none';
     const drained = sample.inFlight === 0;
-    if (usage < lowWater || (drained && this.#collected && sample.rss <= budgetBytes)) {
+    if (usage < lowWater) {
+      this.#paused = false;
+      return 'resume';
+    }
+    if (drained && this.#collected && sample.rss <= budgetBytes) {
+      // What is left is the process's floor, not records: pause again only
+      // if usage grows past it, instead of flapping around it.
+      if (usage >= highWater) this.#floor = usage;
       this.#paused = false;
       return 'resume';
     }

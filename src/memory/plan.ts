@@ -23,7 +23,12 @@ const FETCH_SHARE = 0.02;
 const DEAD_LETTER_SHARE = 0.02;
 /** A fetched batch as JavaScript objects (messages, offsets as strings, buffers) takes ~4x its bytes. */
 const FETCH_EXPANSION = 4;
-const MAX_AUTO_CHUNKS = 128;
+const MAX_AUTO_CHUNKS = 32;
+/**
+ * Bytes of key and value a chunk reserves per record: sensor readings as JSON
+ * run 150-300 bytes, GeoJSON Features a little more.
+ */
+const RECORD_BYTES = 384;
 /** The main thread needs at least this for decoding, aggregates in flight and the garbage between collections. */
 const MIN_HEADROOM_BYTES = 32 * MB;
 
@@ -31,7 +36,7 @@ export interface MemoryPlanInput {
   readonly budget: MemoryBudget;
   readonly workers: number;
   readonly chunkSize: number;
-  readonly readingColumns: number;
+  readonly maxMessageBytes: number;
   readonly chunkPoolSize: number | 'auto';
 }
 
@@ -41,7 +46,13 @@ export interface MemoryPlan {
   readonly runtimeBytes: number;
   readonly worker: { readonly maxOldGenerationSizeMb: number; readonly maxYoungGenerationSizeMb: number };
   readonly workerHeapBytes: number;
-  readonly chunkPool: { readonly chunks: number; readonly chunkBytes: number; readonly bytes: number };
+  readonly chunkPool: {
+    readonly chunks: number;
+    /** Bytes of records one chunk holds; a window closes early (`bytes_full`) when the next record does not fit. */
+    readonly byteCapacity: number;
+    readonly chunkBytes: number;
+    readonly bytes: number;
+  };
   readonly fetch: { readonly maxBytes: number; readonly maxBytesPerPartition: number; readonly reserveBytes: number };
   readonly deadLetterBytes: number;
   readonly headroomBytes: number;
@@ -69,14 +80,16 @@ function split(B: number, input: MemoryPlanInput, fixedBytes: number, chunkBytes
 }
 
 export function planMemory(input: MemoryPlanInput): MemoryPlan {
-  const { budget, workers, chunkSize, readingColumns } = input;
+  const { budget, workers, chunkSize, maxMessageBytes } = input;
   const B = budget.bytes;
   const runtimeBytes = MAIN_RUNTIME_BYTES + workers * WORKER_RUNTIME_BYTES;
   const oldMb = Math.max(WORKER_OLD_GENERATION_MIN_MB, Math.ceil((chunkSize * WORKER_HEAP_BYTES_PER_POINT) / MB) + 8);
   const worker = { maxOldGenerationSizeMb: oldMb, maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };
   const workerHeapBytes = workers * (oldMb + WORKER_YOUNG_GENERATION_MB) * MB;
-  // The shared columns, plus each row's source offset kept on the main thread.
-  const chunkBytes = chunkLayout(chunkSize, readingColumns).byteLength + chunkSize * Float64Array.BYTES_PER_ELEMENT;
+  // Room for typical records, and always for one record of the largest accepted size.
+  const byteCapacity = Math.max(chunkSize * RECORD_BYTES, maxMessageBytes);
+  // The shared index and bytes, plus each row's offset and timestamp kept on the main thread.
+  const chunkBytes = chunkLayout(chunkSize, byteCapacity).byteLength + chunkSize * 2 * Float64Array.BYTES_PER_ELEMENT;
   const fixedBytes = runtimeBytes + workerHeapBytes;
   const { chunks, fetch, deadLetterBytes, committed } = split(B, input, fixedBytes, chunkBytes);
   const headroomBytes = B - committed;
@@ -106,7 +119,7 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
     runtimeBytes,
     worker,
     workerHeapBytes,
-    chunkPool: { chunks, chunkBytes, bytes: chunks * chunkBytes },
+    chunkPool: { chunks, byteCapacity, chunkBytes, bytes: chunks * chunkBytes },
     fetch,
     deadLetterBytes,
     headroomBytes,

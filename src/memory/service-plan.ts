@@ -11,7 +11,7 @@ export function memoryPlanFor(config: Config): MemoryPlan {
     budget: resolveBudget(config.memoryLimitMb, cgroup),
     workers: config.workers,
     chunkSize: config.chunkSize,
-    readingColumns: config.readingColumns,
+    maxMessageBytes: config.maxMessageBytes,
     chunkPoolSize: config.chunkPoolSize,
   });
 }

@@ -34,31 +34,26 @@ export function deadLetterRecord(
 }
 
 /**
- * A record whose original bytes are gone (its chunk's worker failed), rebuilt
- * from the chunk's columns: the values as geowindow read them, float32
- * coordinates and readings included.
+ * A row of a chunk that a worker could not read, or whose worker failed: the
+ * original key, value and headers, copied out of the chunk, plus why and
+ * where from.
  */
-export function rebuiltDeadLetter(
+export function chunkRowDeadLetter(
   chunk: Chunk,
   row: number,
   topic: string,
   partition: number,
   reason: DeadLetterReason,
+  detail: string,
 ): OutgoingRecord {
-  const { columns, layout, readingNames } = chunk;
-  const readings: Record<string, number> = Object.create(null) as Record<string, number>;
-  for (let column = 0; column < readingNames.length; column++) {
-    const value = columns.readings[column * layout.capacity + row]!;
-    if (value === value) readings[readingNames[column]!] = value;
-  }
-  const deviceId = chunk.deviceIdAt(row);
-  const value = JSON.stringify({ device_id: deviceId, ts: columns.ts[row], lat: columns.lat[row], lon: columns.lon[row], readings });
   const headers: Headers = {
+    ...chunk.headersAt(row),
     [DLQ_HEADERS.reason]: reason,
-    [DLQ_HEADERS.detail]: 'rebuilt from the chunk columns; the original bytes were not kept',
+    [DLQ_HEADERS.detail]: detail,
     [DLQ_HEADERS.topic]: topic,
     [DLQ_HEADERS.partition]: String(partition),
     [DLQ_HEADERS.offset]: String(chunk.offsetAt(row)),
+    [DLQ_HEADERS.timestamp]: String(chunk.timestampAt(row)),
   };
-  return { key: deviceId, value, headers };
+  return { key: chunk.keyAt(row), value: chunk.valueAt(row), headers };
 }

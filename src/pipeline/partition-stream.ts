@@ -1,13 +1,12 @@
 import type { Chunk } from '../chunks/chunk.js';
 import type { ChunkPool } from '../chunks/chunk-pool.js';
-import type { DecodedReading } from '../decode/decode-reading.js';
 import type { DeadLetterReason } from '../decode/reasons.js';
+import { WorkerTaskError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import type { ChunkAggregate } from '../protocol/messages.js';
+import type { ChunkResult } from '../protocol/messages.js';
 import { aggregateKey, aggregateRecord } from '../windows/aggregate-record.js';
 import { CountWindow, type WindowCloseReason } from '../windows/count-window.js';
-import { WorkerTaskError } from '../errors.js';
-import { deadLetterRecord, rebuiltDeadLetter } from './dead-letter.js';
+import { chunkRowDeadLetter, deadLetterRecord } from './dead-letter.js';
 import { OffsetTracker } from './offset-tracker.js';
 import type { Aggregator, RecordSink } from './ports.js';
 import type { OutgoingRecord, SourceRecord } from './records.js';
@@ -26,26 +25,27 @@ export interface StreamContext {
   readonly outputTopic: string;
   readonly dlqTopic: string;
   readonly windowSize: number;
+  /** Most readings per record, and distinct reading names per window. */
+  readonly maxReadings: number;
   /** Called when an output cannot be written or a chunk cannot be aggregated: the service must stop. */
   readonly fail: (error: unknown) => void;
   readonly now: () => number;
   readonly inFlight: InFlight;
   /** Commit soon (a time-closed window was acknowledged and holds later windows back). */
   readonly requestCommit: () => void;
-  /** Testing only (GEOWINDOW_TEST_OOM_DEVICE): chunks holding this device make their worker run out of memory. */
+  /** Testing only (GEOWINDOW_TEST_OOM_DEVICE): chunks holding a record keyed by this device make their worker run out of memory. */
   readonly testOomDevice: string | undefined;
 }
 
 /** Window ends a replay of the same records reproduces. */
-const REPLAYABLE_CLOSE: ReadonlySet<WindowCloseReason> = new Set(['count', 'columns_full']);
+const REPLAYABLE_CLOSE: ReadonlySet<WindowCloseReason> = new Set(['count', 'bytes_full']);
 
 interface ClosedWindow {
   readonly window: CountWindow;
   readonly closedBy: WindowCloseReason;
-  readonly devices: number;
   readonly closedAt: number;
-  /** The worker's result; 'dead_lettered' when the worker failed and the records went to the dead-letter topic. */
-  outcome: ChunkAggregate | 'dead_lettered' | undefined;
+  /** The worker's result; 'dead_lettered' when the worker failed and every record went to the dead-letter topic. */
+  outcome: ChunkResult | 'dead_lettered' | undefined;
 }
 
 /**
@@ -81,6 +81,10 @@ export class PartitionStream {
     return this.tracker.pending;
   }
 
+  get discarded(): boolean {
+    return this.#discarded;
+  }
+
   /** Starts a window on `chunk` at `offset`. */
   open(chunk: Chunk, offset: number): CountWindow {
     const window = new CountWindow(this.topic, this.partition, chunk, offset, this.tracker.open(offset), this.#ctx.now());
@@ -89,12 +93,14 @@ export class PartitionStream {
   }
 
   /**
-   * Packs a decoded reading into the open window. Returns false, packing
-   * nothing, when the window needs closing first (no reading column left).
+   * Copies a record into the open window. Returns false, copying nothing,
+   * when the window's bytes are full and it must be closed first.
    */
-  append(reading: DecodedReading, offset: number): boolean {
+  append(record: SourceRecord, offset: number): boolean {
     const window = this.#open!;
-    if (window.chunk.append(reading, offset) === 'columns_full') return false;
+    if (window.chunk.append(record.key, record.value, record.headers, offset, Number(record.timestamp)) === 'bytes_full') {
+      return false;
+    }
     window.lastOffset = offset;
     window.lastAppendAt = this.#ctx.now();
     this.tracker.seen(offset);
@@ -102,6 +108,7 @@ export class PartitionStream {
     return true;
   }
 
+  /** A record dead-lettered before it reaches a window (too large to copy). */
   deadLetter(record: SourceRecord, offset: number, reason: DeadLetterReason, detail: string): void {
     // Inside an open window, the dead letter holds commits back to the window's
     // start: committing past it would re-read the window's later records into
@@ -143,29 +150,23 @@ export class PartitionStream {
     if (window === undefined) return;
     this.#open = undefined;
     const { chunk } = window;
-    const closed: ClosedWindow = {
-      window,
-      closedBy,
-      devices: chunk.deviceCount,
-      closedAt: this.#ctx.now(),
-      outcome: undefined,
-    };
+    const closed: ClosedWindow = { window, closedBy, closedAt: this.#ctx.now(), outcome: undefined };
     this.#closed.push(closed);
-    const { aggregator, metrics, testOomDevice } = this.#ctx;
+    const { aggregator, metrics, testOomDevice, maxReadings } = this.#ctx;
     const endTimer = metrics.aggregationSeconds.startTimer();
     aggregator
       .aggregate({
         buffer: chunk.buffer,
         capacity: chunk.layout.capacity,
-        readingColumns: chunk.layout.readingColumns,
+        byteCapacity: chunk.layout.byteCapacity,
         count: chunk.count,
-        readingNames: chunk.readingNames.slice(),
-        testAllocateBeyondLimit: testOomDevice !== undefined && chunk.hasDevice(testOomDevice),
+        maxReadings,
+        testAllocateBeyondLimit: testOomDevice !== undefined && chunk.hasKey(testOomDevice),
       })
       .then(
-        (aggregate) => {
+        (result) => {
           endTimer();
-          closed.outcome = aggregate;
+          closed.outcome = result;
           this.#emitReady();
         },
         (error: unknown) => {
@@ -176,28 +177,42 @@ export class PartitionStream {
   }
 
   /**
-   * The window's worker failed twice (the pool retries once): its records go
-   * to the dead-letter topic one by one, rebuilt from the chunk's columns,
-   * so the reconciliation still holds and the stream goes on.
+   * The window's worker failed twice (the pool retries once): every record
+   * goes to the dead-letter topic with its original bytes, so the
+   * reconciliation still holds and the stream goes on.
    */
   #deadLetterWindow(closed: ClosedWindow, error: unknown): void {
-    const { fail, pool } = this.#ctx;
     if (!(error instanceof WorkerTaskError)) {
-      fail(error);
+      this.#ctx.fail(error);
       return;
     }
     const reason: DeadLetterReason = error.outOfMemory ? 'worker_out_of_memory' : 'aggregation_failed';
-    const { window } = closed;
-    const sends: Promise<boolean>[] = [];
-    for (let row = 0; row < window.chunk.count; row++) {
-      sends.push(this.#sendDeadLetter(rebuiltDeadLetter(window.chunk, row, this.topic, this.partition, reason), reason));
-    }
     closed.outcome = 'dead_lettered';
+    const rows = Array.from({ length: closed.window.chunk.count }, (_, row) => ({ row, reason, detail: error.message }));
+    this.#finishWithDeadLetters(closed.window, rows, [], false);
     this.#emitReady();
+  }
+
+  /**
+   * Sends the window's unreadable rows (and, once it is sent, the aggregate
+   * already in flight) and marks the window done when all are acknowledged.
+   */
+  #finishWithDeadLetters(
+    window: CountWindow,
+    rows: readonly { row: number; reason: DeadLetterReason; detail: string }[],
+    others: readonly Promise<boolean>[],
+    timed: boolean,
+  ): void {
+    const { pool, requestCommit } = this.#ctx;
+    const sends = [...others];
+    for (const { row, reason, detail } of rows) {
+      sends.push(this.#sendDeadLetter(chunkRowDeadLetter(window.chunk, row, this.topic, this.partition, reason, detail), reason));
+    }
     void Promise.all(sends).then((acked) => {
       if (!acked.every(Boolean)) return;
       window.work.done = true;
       pool.release(window.chunk);
+      if (timed) requestCommit();
     });
   }
 
@@ -216,10 +231,6 @@ export class PartitionStream {
     this.#emitReady();
   }
 
-  get discarded(): boolean {
-    return this.#discarded;
-  }
-
   /** The partition's offset `offset` is committed. */
   committedUpTo(offset: number): void {
     this.committed = offset;
@@ -230,9 +241,9 @@ export class PartitionStream {
   }
 
   /**
-   * Writes the aggregates that are ready, in window order. A window's chunk
-   * stays taken until its aggregate is acknowledged, so the chunk pool also
-   * bounds the outputs in flight.
+   * Writes the aggregates (and the dead letters of unreadable rows) that are
+   * ready, in window order. A window's chunk stays taken until all of it is
+   * acknowledged, so the chunk pool also bounds the outputs in flight.
    *
    * A window closed by time (idle, shutdown, pool exhausted) ends where a
    * replay would not end it. So nothing after it is written until it is
@@ -241,28 +252,41 @@ export class PartitionStream {
    * and key (it supersedes the partial one) instead of overlapping others.
    */
   #emitReady(): void {
-    const { sink, outputTopic, windowSize, metrics, fail, now, pool, requestCommit } = this.#ctx;
+    const { pool } = this.#ctx;
     while (this.#barrier === undefined && this.#closed.length > 0 && this.#closed[0]!.outcome !== undefined) {
-      const { window, closedBy, devices, closedAt, outcome } = this.#closed.shift()!;
+      const closed = this.#closed.shift()!;
+      const { window, outcome } = closed;
       if (outcome === 'dead_lettered') continue;
       if (this.#discarded) {
         // Revoked: dropped unwritten and uncommitted; whoever reads the partition next writes it.
         pool.release(window.chunk);
         continue;
       }
-      const record = aggregateRecord(window, windowSize, closedBy, devices, outcome!, now());
-      const timed = !REPLAYABLE_CLOSE.has(closedBy);
+      const timed = !REPLAYABLE_CLOSE.has(closed.closedBy);
       if (timed) this.#barrier = window.lastOffset + 1;
-      sink.send(outputTopic, { key: aggregateKey(window), value: JSON.stringify(record) }).then(() => {
-        window.work.done = true;
-        pool.release(window.chunk);
+      const aggregateSent = outcome!.aggregate === null ? [] : [this.#sendAggregate(closed)];
+      this.#finishWithDeadLetters(window, outcome!.bad, aggregateSent, timed);
+    }
+  }
+
+  #sendAggregate(closed: ClosedWindow): Promise<boolean> {
+    const { sink, outputTopic, windowSize, metrics, fail, now } = this.#ctx;
+    const { window, closedBy, closedAt } = closed;
+    const aggregate = (closed.outcome as ChunkResult).aggregate!;
+    const record = aggregateRecord(window, windowSize, closedBy, aggregate, now());
+    return sink.send(outputTopic, { key: aggregateKey(window), value: JSON.stringify(record) }).then(
+      () => {
         const ackedAt = now();
         metrics.windowsEmitted.inc({ closed_by: closedBy });
         metrics.recordsAggregated.inc(record.count);
         metrics.windowLatency.observe((ackedAt - closedAt) / 1000);
         metrics.endToEndLatency.observe(Math.max(0, ackedAt - record.eventTime.max) / 1000);
-        if (timed) requestCommit();
-      }, fail);
-    }
+        return true;
+      },
+      (error: unknown) => {
+        fail(error);
+        return false;
+      },
+    );
   }
 }

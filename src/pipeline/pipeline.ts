@@ -2,12 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Chunk } from '../chunks/chunk.js';
 import type { ChunkPool } from '../chunks/chunk-pool.js';
-import { decodeReading, emptyReading, type DecodeLimits } from '../decode/decode-reading.js';
 import type { Metrics } from '../metrics.js';
 import type { WindowCloseReason } from '../windows/count-window.js';
 import { PartitionStream, type InFlight, type StreamContext } from './partition-stream.js';
 import type { Aggregator, OffsetCommitter, RecordSink } from './ports.js';
-import type { RecordBatch, TopicPartitionOffset } from './records.js';
+import type { RecordBatch, SourceRecord, TopicPartitionOffset } from './records.js';
 
 /** How often a batch waiting for a free chunk heartbeats and looks again. */
 const CHUNK_WAIT_SLICE_MS = 1000;
@@ -25,7 +24,10 @@ export interface PipelineOptions {
   readonly dlqTopic: string;
   readonly windowSize: number;
   readonly windowIdleMs: number;
-  readonly limits: DecodeLimits;
+  /** Larger records are dead-lettered as `oversized` without being copied. */
+  readonly maxMessageBytes: number;
+  /** Most readings per record, and distinct reading names per window (the workers check). */
+  readonly maxReadings: number;
   /** Dead-letter bytes not yet acknowledged above which a batch waits. */
   readonly deadLetterBytesLimit: number;
   /** Testing only: see GEOWINDOW_TEST_OOM_DEVICE. */
@@ -35,25 +37,25 @@ export interface PipelineOptions {
 
 /**
  * The main-thread flow, from fetched records to committed offsets:
- * decode -> pack into a window's chunk -> aggregate in a worker -> write the
- * aggregate (or the dead letter) -> commit offsets whose records are all
+ * copy into a window's chunk -> decode and aggregate in a worker -> write the
+ * aggregate and the dead letters -> commit offsets whose records are all
  * acknowledged. It knows nothing of the Kafka client; the service feeds it
  * batches and gives it ports to write and commit through.
  *
  * Batches are handled one at a time (the consumer runs one partition's batch
- * at once), which lets decoding reuse one scratch reading.
+ * at once).
  */
 export class Pipeline {
   readonly #options: PipelineOptions;
   readonly #ctx: StreamContext;
   readonly #streams = new Map<string, PartitionStream>();
-  readonly #scratch = emptyReading();
   readonly #inFlight: InFlight = { deadLetters: 0, deadLetterBytes: 0 };
   #failure: unknown;
   #failureListener: ((error: unknown) => void) | undefined;
   #committing: Promise<void> | undefined;
   #commitAgain = false;
   #accepting = true;
+  #sawBatch = false;
   #inBatch: Promise<void> | undefined;
 
   constructor(options: PipelineOptions) {
@@ -66,6 +68,7 @@ export class Pipeline {
       outputTopic: options.outputTopic,
       dlqTopic: options.dlqTopic,
       windowSize: options.windowSize,
+      maxReadings: options.maxReadings,
       now: options.now ?? Date.now,
       fail: (error) => this.#fail(error),
       inFlight: this.#inFlight,
@@ -93,19 +96,24 @@ export class Pipeline {
 
   async #handleBatch(batch: RecordBatch): Promise<void> {
     if (!this.#accepting || this.#failure !== undefined) return;
+    if (!this.#sawBatch) {
+      this.#sawBatch = true;
+      this.#options.metrics.firstBatchTime.set(this.#ctx.now() / 1000);
+    }
     const stream = this.#stream(batch.topic, batch.partition);
-    const { limits } = this.#options;
-    const scratch = this.#scratch;
+    const { maxMessageBytes } = this.#options;
     let lastRead: string | undefined;
     let read = 0;
     for (const record of batch.records) {
       const offset = Number(record.offset);
-      const reason = decodeReading(record.value, limits, scratch);
-      if (reason !== null) {
+      // The only check made here: a record too large to copy into a chunk.
+      // Everything else is decoded and validated by the workers.
+      const size = (record.value === null ? 0 : record.value.length) + (record.key === null ? 0 : record.key.length);
+      if (size > maxMessageBytes) {
         if (this.#inFlight.deadLetterBytes > this.#options.deadLetterBytesLimit && !(await this.#waitForDeadLetters(batch))) break;
-        stream.deadLetter(record, offset, reason, scratch.detail);
-      } else if (stream.openWindow === undefined || !stream.append(scratch, offset)) {
-        if (!(await this.#appendToNewWindow(stream, batch, offset))) break;
+        stream.deadLetter(record, offset, 'oversized', `${size} bytes > ${maxMessageBytes}`);
+      } else if (stream.openWindow === undefined || !stream.append(record, offset)) {
+        if (!(await this.#appendToNewWindow(stream, batch, record, offset))) break;
       }
       lastRead = record.offset;
       read++;
@@ -122,9 +130,9 @@ export class Pipeline {
     }
   }
 
-  /** Slow path: the partition has no open window, or its window has no column left. */
-  async #appendToNewWindow(stream: PartitionStream, batch: RecordBatch, offset: number): Promise<boolean> {
-    stream.close('columns_full');
+  /** Slow path: the partition has no open window, or its window's bytes are full. */
+  async #appendToNewWindow(stream: PartitionStream, batch: RecordBatch, record: SourceRecord, offset: number): Promise<boolean> {
+    stream.close('bytes_full');
     const chunk = await this.#acquireChunk(batch);
     if (chunk === undefined) return false;
     if (stream.discarded) {
@@ -132,7 +140,8 @@ export class Pipeline {
       return false;
     }
     stream.open(chunk, offset);
-    stream.append(this.#scratch, offset);
+    // An empty chunk holds any record up to MAX_MESSAGE_BYTES: the plan sizes its bytes so.
+    if (!stream.append(record, offset)) throw new RangeError(`a ${chunk.layout.byteCapacity}-byte chunk cannot hold offset ${offset}`);
     return true;
   }
 

@@ -1,4 +1,4 @@
-import type { AggregateTask, ChunkAggregate } from '../protocol/messages.js';
+import type { AggregateTask, ChunkResult } from '../protocol/messages.js';
 import type { OutgoingRecord, TopicPartitionOffset } from './records.js';
 
 /**
@@ -6,7 +6,7 @@ import type { OutgoingRecord, TopicPartitionOffset } from './records.js';
  * worker pool and the Kafka adapter; unit tests wire in fakes.
  */
 export interface Aggregator {
-  aggregate(task: AggregateTask): Promise<ChunkAggregate>;
+  aggregate(task: AggregateTask): Promise<ChunkResult>;
 }
 
 export interface RecordSink {

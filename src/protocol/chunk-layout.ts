@@ -1,51 +1,42 @@
 /**
- * The columnar layout of one chunk in its SharedArrayBuffer, shared by the
- * main thread (which packs) and the workers (which aggregate). Columns are
- * placed widest first so every typed-array view is naturally aligned.
+ * The layout of one chunk in its SharedArrayBuffer, shared by the main
+ * thread (which copies fetched records in) and the workers (which decode and
+ * aggregate them). The main thread never parses a record: it copies bytes,
+ * and the workers, in parallel, do the rest.
  *
- *   ts       Float64[capacity]   event time, epoch milliseconds
- *   lon      Float32[capacity]   longitude, degrees
- *   lat      Float32[capacity]   latitude, degrees
- *   device   Uint32[capacity]    index into the chunk's device dictionary
- *   readings Float32[readingColumns * capacity]
- *            column c starts at c * capacity; NaN marks a missing value
+ *   index  Int32[capacity * 4]  per row: value start, value length,
+ *                               key start, key length (-1: no key)
+ *   bytes  Uint8[byteCapacity]  the rows' values and keys, back to back
  */
 export interface ChunkLayout {
   readonly capacity: number;
-  readonly readingColumns: number;
-  readonly tsOffset: number;
-  readonly lonOffset: number;
-  readonly latOffset: number;
-  readonly deviceOffset: number;
-  readonly readingsOffset: number;
+  readonly byteCapacity: number;
+  readonly indexOffset: number;
+  readonly bytesOffset: number;
   readonly byteLength: number;
 }
 
-export interface ChunkColumns {
-  readonly ts: Float64Array;
-  readonly lon: Float32Array;
-  readonly lat: Float32Array;
-  readonly device: Uint32Array;
-  readonly readings: Float32Array;
+/** Int32 slots per row in the index. */
+export const INDEX_SLOTS = 4;
+export const VALUE_START = 0;
+export const VALUE_LENGTH = 1;
+export const KEY_START = 2;
+export const KEY_LENGTH = 3;
+
+export interface ChunkViews {
+  readonly index: Int32Array;
+  readonly bytes: Uint8Array;
 }
 
-export function chunkLayout(capacity: number, readingColumns: number): ChunkLayout {
-  const tsOffset = 0;
-  const lonOffset = tsOffset + capacity * Float64Array.BYTES_PER_ELEMENT;
-  const latOffset = lonOffset + capacity * Float32Array.BYTES_PER_ELEMENT;
-  const deviceOffset = latOffset + capacity * Float32Array.BYTES_PER_ELEMENT;
-  const readingsOffset = deviceOffset + capacity * Uint32Array.BYTES_PER_ELEMENT;
-  const byteLength = readingsOffset + readingColumns * capacity * Float32Array.BYTES_PER_ELEMENT;
-  return { capacity, readingColumns, tsOffset, lonOffset, latOffset, deviceOffset, readingsOffset, byteLength };
+export function chunkLayout(capacity: number, byteCapacity: number): ChunkLayout {
+  const indexOffset = 0;
+  const bytesOffset = indexOffset + capacity * INDEX_SLOTS * Int32Array.BYTES_PER_ELEMENT;
+  return { capacity, byteCapacity, indexOffset, bytesOffset, byteLength: bytesOffset + byteCapacity };
 }
 
-export function chunkColumns(buffer: SharedArrayBuffer, layout: ChunkLayout): ChunkColumns {
-  const { capacity } = layout;
+export function chunkViews(buffer: SharedArrayBuffer, layout: ChunkLayout): ChunkViews {
   return {
-    ts: new Float64Array(buffer, layout.tsOffset, capacity),
-    lon: new Float32Array(buffer, layout.lonOffset, capacity),
-    lat: new Float32Array(buffer, layout.latOffset, capacity),
-    device: new Uint32Array(buffer, layout.deviceOffset, capacity),
-    readings: new Float32Array(buffer, layout.readingsOffset, capacity * layout.readingColumns),
+    index: new Int32Array(buffer, layout.indexOffset, layout.capacity * INDEX_SLOTS),
+    bytes: new Uint8Array(buffer, layout.bytesOffset, layout.byteCapacity),
   };
 }

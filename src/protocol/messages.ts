@@ -1,24 +1,25 @@
 import type { Polygon, Position } from 'geojson';
+import type { DeadLetterReason } from '../decode/reasons.js';
 
 /**
  * The messages that cross between the main thread and the aggregation
  * workers, defined once. Only the SharedArrayBuffer reference crosses for the
- * columns; the records themselves are never copied.
+ * records; they are never copied between threads.
  */
 export interface AggregateTask {
   readonly buffer: SharedArrayBuffer;
   readonly capacity: number;
-  readonly readingColumns: number;
+  readonly byteCapacity: number;
   /** Rows filled, from 0. */
   readonly count: number;
-  /** Name of reading column c at index c; unused columns are absent. */
-  readonly readingNames: readonly string[];
+  /** Most readings one record may carry, and distinct reading names one window keeps. */
+  readonly maxReadings: number;
   /** Testing only: the worker allocates past its resourceLimits instead of aggregating. */
   readonly testAllocateBeyondLimit?: boolean;
 }
 
 export interface ReadingStats {
-  /** Rows where the reading was present (not NaN). */
+  /** Records where the reading was present (not null). */
   readonly count: number;
   readonly min: number | null;
   readonly max: number | null;
@@ -26,7 +27,10 @@ export interface ReadingStats {
 }
 
 export interface ChunkAggregate {
+  /** Valid readings in the window. */
   readonly count: number;
+  /** Distinct device ids among them. */
+  readonly devices: number;
   /** Mean of the points, [lon, lat]. */
   readonly centroid: Position;
   /** [west, south, east, north]. */
@@ -36,4 +40,18 @@ export interface ChunkAggregate {
   readonly hullAreaM2: number;
   readonly eventTime: { readonly min: number; readonly max: number };
   readonly readings: Readonly<Record<string, ReadingStats>>;
+}
+
+/** A row the worker could not read, with why: the main thread dead-letters it. */
+export interface BadRow {
+  readonly row: number;
+  readonly reason: DeadLetterReason;
+  readonly detail: string;
+}
+
+export interface ChunkResult {
+  /** Null when no row of the chunk was a valid reading. */
+  readonly aggregate: ChunkAggregate | null;
+  /** In row order. */
+  readonly bad: readonly BadRow[];
 }

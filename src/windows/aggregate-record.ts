@@ -35,7 +35,6 @@ export function aggregateRecord(
   window: CountWindow,
   size: number,
   closedBy: WindowCloseReason,
-  devices: number,
   aggregate: ChunkAggregate,
   now: number,
 ): AggregateRecord {
@@ -50,7 +49,7 @@ export function aggregateRecord(
       lastOffset: window.lastOffset,
     },
     count: aggregate.count,
-    devices,
+    devices: aggregate.devices,
     centroid: aggregate.centroid,
     bbox: aggregate.bbox,
     hull: aggregate.hull,

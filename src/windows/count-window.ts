@@ -10,8 +10,8 @@ export const WINDOW_CLOSE_REASONS = [
   'count',
   /** No record for WINDOW_IDLE_MS. */
   'idle',
-  /** A record brought a reading name the chunk had no column left for. */
-  'columns_full',
+  /** The chunk's byte region could not hold the next record. */
+  'bytes_full',
   /** Every chunk was held by an open window; the oldest gave its chunk up. */
   'pool_exhausted',
   /** The service is stopping. */

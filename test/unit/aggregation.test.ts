@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { Chunk } from '../../src/chunks/chunk.js';
-import type { DecodedReading } from '../../src/decode/decode-reading.js';
+import { ChunkPool } from '../../src/chunks/chunk-pool.js';
+import type { ChunkAggregate, ChunkResult } from '../../src/protocol/messages.js';
 import aggregateChunk from '../../workers/aggregate-chunk.js';
 import { shortestFloat32 } from '../../workers/aggregate/float32.js';
 import { convexHull } from '../../workers/aggregate/hull.js';
 import { summarizePoints } from '../../workers/aggregate/points.js';
-import { summarizeReadings } from '../../workers/aggregate/readings.js';
-import { decoded, taskOf } from './helpers.js';
+import { ReadingStatsAccumulator } from '../../workers/aggregate/readings.js';
+import { jsonBytes, taskOf } from './helpers.js';
 
 /**
  * Area of the cell between two meridians and two parallels on a sphere of
@@ -19,12 +20,41 @@ function sphericalCellAreaM2(west: number, south: number, east: number, north: n
   return MEAN_EARTH_RADIUS_M ** 2 * (east - west) * rad * (Math.sin(north * rad) - Math.sin(south * rad));
 }
 
-function chunkOf(readings: readonly DecodedReading[], readingColumns = 4): Chunk {
-  const chunk = new Chunk(0, Math.max(1, readings.length), readingColumns);
-  for (const reading of readings) {
-    if (chunk.append(reading, 0) !== 'appended') throw new Error('test chunk has too few reading columns');
-  }
+interface Reading {
+  device?: string;
+  ts?: number | string;
+  lon: number;
+  lat: number;
+  readings?: Record<string, number | null>;
+}
+
+/** A flat sensor record as its producer writes it. */
+function reading({ device = 'dev-1', ts = 1_700_000_000_000, lon, lat, readings }: Reading): Buffer {
+  return jsonBytes({ device_id: device, ts, lon, lat, ...(readings === undefined ? {} : { readings }) });
+}
+
+/** A chunk holding `values` as record values, row by row, as the main thread copies them in. */
+function chunkOf(values: readonly (Buffer | null)[]): Chunk {
+  const keyBytes = (row: number) => `key-${row}`.length;
+  const byteCapacity = values.reduce((sum, value, row) => sum + (value?.length ?? 0) + keyBytes(row), 0);
+  const chunk = new Chunk(0, Math.max(1, values.length), Math.max(1, byteCapacity));
+  values.forEach((value, row) => {
+    if (chunk.append(Buffer.from(`key-${row}`), value, undefined, 1000 + row, 0) !== 'appended') {
+      throw new Error('test chunk too small');
+    }
+  });
   return chunk;
+}
+
+/** The worker's result for a chunk of `values`, with at most `maxReadings` reading names per record and per window. */
+function aggregateValues(values: readonly (Buffer | null)[], maxReadings = 4): ChunkResult {
+  return aggregateChunk(taskOf(chunkOf(values), maxReadings));
+}
+
+/** The aggregate, which the test expects to exist. */
+function aggregateOf(result: ChunkResult): ChunkAggregate {
+  expect(result.aggregate).not.toBeNull();
+  return result.aggregate!;
 }
 
 function columnsOf(points: readonly (readonly [number, number])[]): { lon: Float32Array; lat: Float32Array } {
@@ -40,27 +70,30 @@ const UNIT_SQUARE_CORNERS = [
 
 describe('aggregateChunk: a 1°×1° cell at the equator, its four corners and its centre', () => {
   const points = [...UNIT_SQUARE_CORNERS, [0.5, 0.5]] as const;
-  const chunk = chunkOf(
-    points.map(([lon, lat], i) => decoded({ deviceId: `d${i % 2}`, ts: 1_000 * (5 - i), lon, lat })),
-  );
-  const result = aggregateChunk(taskOf(chunk));
+  const result = aggregateValues(points.map(([lon, lat], i) => reading({ device: `d${i % 2}`, ts: 1_000 * (5 - i), lon, lat })));
+  const aggregate = aggregateOf(result);
 
-  it('counts the rows', () => {
-    expect(result.count).toBe(5);
+  it('counts the records, and finds none bad', () => {
+    expect(aggregate.count).toBe(5);
+    expect(result.bad).toEqual([]);
+  });
+
+  it('counts distinct devices: d0 and d1', () => {
+    expect(aggregate.devices).toBe(2);
   });
 
   it('puts the centroid at the mean of the points', () => {
     // (0 + 1 + 1 + 0 + 0.5) / 5 = 0.5 for both axes.
-    expect(result.centroid).toEqual([0.5, 0.5]);
+    expect(aggregate.centroid).toEqual([0.5, 0.5]);
   });
 
   it('gives the bbox as [west, south, east, north]', () => {
-    expect(result.bbox).toEqual([0, 0, 1, 1]);
+    expect(aggregate.bbox).toEqual([0, 0, 1, 1]);
   });
 
   it('gives a closed Polygon ring whose vertices are exactly the four corners', () => {
-    expect(result.hull?.type).toBe('Polygon');
-    const rings = result.hull!.coordinates;
+    expect(aggregate.hull?.type).toBe('Polygon');
+    const rings = aggregate.hull!.coordinates;
     expect(rings).toHaveLength(1);
     const ring = rings[0]!;
     expect(ring).toHaveLength(5);
@@ -71,7 +104,7 @@ describe('aggregateChunk: a 1°×1° cell at the equator, its four corners and i
   });
 
   it('runs the ring counter-clockwise, as RFC 7946 asks of an exterior ring', () => {
-    const ring = result.hull!.coordinates[0]!;
+    const ring = aggregate.hull!.coordinates[0]!;
     let twiceArea = 0;
     for (let i = 0; i + 1 < ring.length; i++) twiceArea += ring[i]![0]! * ring[i + 1]![1]! - ring[i + 1]![0]! * ring[i]![1]!;
     expect(twiceArea).toBeCloseTo(2, 9);
@@ -79,18 +112,200 @@ describe('aggregateChunk: a 1°×1° cell at the equator, its four corners and i
 
   it('measures the hull geodesically: ≈ 12,308 km² (WGS84 figure) within 1%', () => {
     // 1° of longitude at the equator ≈ 111.32 km, 1° of latitude there ≈ 110.57 km.
-    expect(Math.abs(result.hullAreaM2 / 12_308e6 - 1)).toBeLessThan(0.01);
+    expect(Math.abs(aggregate.hullAreaM2 / 12_308e6 - 1)).toBeLessThan(0.01);
     // On turf's sphere the cell's area has a closed form.
-    expect(result.hullAreaM2 / sphericalCellAreaM2(0, 0, 1, 1)).toBeCloseTo(1, 9);
+    expect(aggregate.hullAreaM2 / sphericalCellAreaM2(0, 0, 1, 1)).toBeCloseTo(1, 9);
   });
 
-  it('takes the event-time range from the ts column', () => {
+  it('takes the event-time range from the records', () => {
     // ts were 5000, 4000, 3000, 2000, 1000.
-    expect(result.eventTime).toEqual({ min: 1_000, max: 5_000 });
+    expect(aggregate.eventTime).toEqual({ min: 1_000, max: 5_000 });
   });
 
   it('has no readings when no record brought any', () => {
-    expect(result.readings).toEqual({});
+    expect(aggregate.readings).toEqual({});
+  });
+});
+
+describe('aggregateChunk: points and records', () => {
+  it('gives no hull and area 0 when the points are collinear', () => {
+    const aggregate = aggregateOf(aggregateValues([0, 1, 2, 3].map((i) => reading({ lon: i, lat: 0 }))));
+    expect(aggregate.count).toBe(4);
+    expect(aggregate.hull).toBeNull();
+    expect(aggregate.hullAreaM2).toBe(0);
+    expect(aggregate.bbox).toEqual([0, 0, 3, 0]);
+    expect(aggregate.centroid).toEqual([1.5, 0]);
+  });
+
+  it('reads GeoJSON Features and ISO-8601 times as well as flat records', () => {
+    const feature = jsonBytes({
+      type: 'Feature',
+      geometry: { type: 'Point', coordinates: [2, 4] },
+      properties: { device_id: 'f', ts: '1970-01-01T00:00:10Z', readings: { temp: 7 } },
+    });
+    const aggregate = aggregateOf(aggregateValues([reading({ device: 'r', ts: 20_000, lon: 0, lat: 0, readings: { temp: 9 } }), feature]));
+    expect(aggregate).toMatchObject({
+      count: 2,
+      devices: 2,
+      centroid: [1, 2],
+      eventTime: { min: 10_000, max: 20_000 },
+      readings: { temp: { count: 2, min: 7, max: 9, mean: 8 } },
+    });
+  });
+
+  it('counts distinct devices among the valid records only', () => {
+    const result = aggregateValues([
+      reading({ device: 'a', lon: 0, lat: 0 }),
+      reading({ device: 'b', lon: 0, lat: 0 }),
+      reading({ device: 'a', lon: 0, lat: 0 }),
+      reading({ device: 'z', lon: 0, lat: 91 }), // out of range: its device does not count
+      reading({ device: 'c', lon: 0, lat: 0 }),
+      reading({ device: 'b', lon: 0, lat: 0 }),
+    ]);
+    expect(aggregateOf(result)).toMatchObject({ count: 5, devices: 3 });
+    expect(result.bad).toEqual([{ row: 3, reason: 'out_of_range', detail: 'lat' }]);
+  });
+
+  it('reads only the first `count` rows of a reused chunk', () => {
+    const pool = new ChunkPool(1, 4, 512);
+    const chunk = pool.acquire()!;
+    for (let i = 0; i < 4; i++) chunk.append(null, reading({ device: `old-${i}`, lon: 100 + i, lat: 50 }), undefined, i, 0);
+    pool.release(chunk);
+    const again = pool.acquire()!;
+    again.append(null, reading({ device: 'new', lon: -1, lat: -2 }), undefined, 10, 0);
+    again.append(null, reading({ device: 'new', lon: -3, lat: -4 }), undefined, 11, 0);
+    const aggregate = aggregateOf(aggregateChunk(taskOf(again, 4)));
+    expect(aggregate).toMatchObject({ count: 2, devices: 1, bbox: [-3, -4, -1, -2], centroid: [-2, -3] });
+  });
+});
+
+describe('aggregateChunk: bad rows', () => {
+  const good = (lon: number) => reading({ device: `g${lon}`, ts: 1_000 + lon, lon, lat: 0 });
+
+  it('reports each unreadable row with its index, reason and field, and aggregates only the others', () => {
+    const result = aggregateValues([
+      good(1),
+      Buffer.from('{"device_id": "x", "ts": ', 'utf8'), // cut short
+      Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), // "{", two bytes that are no UTF-8, "}"
+      Buffer.alloc(0),
+      null, // a tombstone
+      good(3),
+      reading({ lon: 200, lat: 0 }),
+      Buffer.from('[1, 2]', 'utf8'),
+    ]);
+    expect(result.bad).toEqual([
+      { row: 1, reason: 'invalid_json', detail: 'value' },
+      { row: 2, reason: 'invalid_utf8', detail: 'value' },
+      { row: 3, reason: 'empty', detail: 'value' },
+      { row: 4, reason: 'empty', detail: 'value' },
+      { row: 6, reason: 'out_of_range', detail: 'lon' },
+      { row: 7, reason: 'not_an_object', detail: 'value' },
+    ]);
+    // Only rows 0 and 5 (lon 1 and 3) are in the aggregate.
+    expect(aggregateOf(result)).toMatchObject({
+      count: 2,
+      devices: 2,
+      centroid: [2, 0],
+      bbox: [1, 0, 3, 0],
+      eventTime: { min: 1_001, max: 1_003 },
+    });
+  });
+
+  it('gives no aggregate for a chunk of bad rows only', () => {
+    const result = aggregateValues([null, Buffer.from('nope'), reading({ lon: 0, lat: -90.5 })]);
+    expect(result).toEqual({
+      aggregate: null,
+      bad: [
+        { row: 0, reason: 'empty', detail: 'value' },
+        { row: 1, reason: 'invalid_json', detail: 'value' },
+        { row: 2, reason: 'out_of_range', detail: 'lat' },
+      ],
+    });
+  });
+
+  it('refuses a record whose new reading names would pass maxReadings names in the window, folding nothing of it', () => {
+    const result = aggregateValues(
+      [
+        reading({ device: 'a', lon: 0, lat: 0, readings: { temp: 10, hum: 50 } }),
+        reading({ device: 'b', lon: 40, lat: 40, readings: { temp: 1000, co2: 400 } }), // a third name: refused whole
+        reading({ device: 'a', lon: 2, lat: 0, readings: { temp: 20, co2: null } }), // a null new name takes no place
+        reading({ device: 'c', lon: 50, lat: 50, readings: { co2: 410 } }), // still a third name
+        reading({ device: 'a', lon: 4, lat: 0, readings: { hum: 60 } }),
+      ],
+      2,
+    );
+    expect(result.bad.map(({ row, reason }) => ({ row, reason }))).toEqual([
+      { row: 1, reason: 'too_many_readings' },
+      { row: 3, reason: 'too_many_readings' },
+    ]);
+    for (const bad of result.bad) expect(bad.detail).toBe('more than 2 reading names in the window');
+    expect(aggregateOf(result)).toMatchObject({
+      count: 3,
+      devices: 1,
+      bbox: [0, 0, 4, 0],
+      readings: {
+        temp: { count: 2, min: 10, max: 20, mean: 15 },
+        hum: { count: 2, min: 50, max: 60, mean: 55 },
+      },
+    });
+    expect(Object.keys(aggregateOf(result).readings)).toEqual(['temp', 'hum']);
+  });
+
+  it('refuses a single record with more than maxReadings readings (the decoder), before the window cap', () => {
+    const result = aggregateValues([reading({ lon: 0, lat: 0, readings: { a: 1, b: 2, c: 3 } }), reading({ lon: 1, lat: 1, readings: { a: 1 } })], 2);
+    expect(result.bad).toEqual([{ row: 0, reason: 'too_many_readings', detail: 'more than 2' }]);
+    expect(aggregateOf(result).readings).toEqual({ a: { count: 1, min: 1, max: 1, mean: 1 } });
+  });
+});
+
+describe('aggregateChunk: readings', () => {
+  it('computes count/min/max/mean per reading, skipping records where it is null or missing', () => {
+    const { readings } = aggregateOf(
+      aggregateValues([
+        reading({ lon: 0, lat: 0, readings: { temp: 1.5, hum: 21.3, co2: null } }),
+        reading({ lon: 0, lat: 0, readings: { temp: null } }),
+        reading({ lon: 0, lat: 0, readings: { temp: 2.5, hum: 21.4 } }),
+        reading({ lon: 0, lat: 0 }),
+        reading({ lon: 0, lat: 0, readings: { temp: -4, co2: null } }),
+      ]),
+    );
+    // (1.5 + 2.5 - 4) / 3 = 0 over the three records that had a temperature.
+    expect(readings.temp).toEqual({ count: 3, min: -4, max: 2.5, mean: 0 });
+    // Readings are kept as sent (not rounded through float32): min and max are the decimals in the records.
+    expect(readings.hum).toMatchObject({ count: 2, min: 21.3, max: 21.4 });
+    expect(readings.hum!.mean).toBeCloseTo(21.35, 10);
+    // A name only ever reported as null has no statistics to give.
+    expect(Object.keys(readings)).toEqual(['temp', 'hum']);
+  });
+
+  it('keeps a reading named __proto__ like any other', () => {
+    const value = Buffer.from('{"device_id":"d","ts":1,"lon":0,"lat":0,"readings":{"__proto__":3}}', 'utf8');
+    const { readings } = aggregateOf(aggregateValues([value, value]));
+    expect(Object.keys(readings)).toEqual(['__proto__']);
+    expect(JSON.parse(JSON.stringify(readings))).toEqual(JSON.parse('{"__proto__":{"count":2,"min":3,"max":3,"mean":3}}'));
+  });
+});
+
+describe('ReadingStatsAccumulator', () => {
+  it('folds records in, and refuses whole a record that would pass the name cap', () => {
+    const stats = new ReadingStatsAccumulator(2);
+    expect(stats.add({ a: 1 })).toBe(true);
+    expect(stats.add({ a: 3, b: -1, c: null })).toBe(true);
+    // b is known, d would be a third name: nothing of the record is folded, b included.
+    expect(stats.add({ b: 100, d: 5 })).toBe(false);
+    expect(stats.add({})).toBe(true);
+    expect(stats.result()).toEqual({
+      a: { count: 2, min: 1, max: 3, mean: 2 },
+      b: { count: 1, min: -1, max: -1, mean: -1 },
+    });
+  });
+
+  it('gives a result with no prototype, so any name is a plain key', () => {
+    const stats = new ReadingStatsAccumulator(4);
+    stats.add(JSON.parse('{"__proto__": 1, "constructor": 2}') as Record<string, unknown>);
+    const result = stats.result();
+    expect(Object.getPrototypeOf(result)).toBeNull();
+    expect(Object.keys(result)).toEqual(['__proto__', 'constructor']);
   });
 });
 
@@ -168,54 +383,6 @@ describe('summarizePoints', () => {
 
   it('refuses zero rows instead of returning Infinity bounds', () => {
     expect(() => summarizePoints(new Float32Array(1), new Float32Array(1), new Float64Array(1), 0)).toThrow(RangeError);
-  });
-});
-
-describe('readings', () => {
-  it('computes count/min/max/mean per reading, skipping rows where it is missing', () => {
-    const chunk = chunkOf([
-      decoded({ lon: 0, lat: 0, readings: { temp: 1.5, hum: 21.3 } }),
-      decoded({ lon: 0, lat: 0, readings: { temp: null } }),
-      decoded({ lon: 0, lat: 0, readings: { temp: 2.5, hum: 21.4 } }),
-      decoded({ lon: 0, lat: 0 }),
-      decoded({ lon: 0, lat: 0, readings: { temp: -4 } }),
-    ]);
-    const { readings } = aggregateChunk(taskOf(chunk));
-    // 1.5, 2.5 and -4 are exact in float32: mean (1.5 + 2.5 - 4) / 3 = 0.
-    expect(readings.temp).toEqual({ count: 3, min: -4, max: 2.5, mean: 0 });
-    // 21.3 and 21.4 are not: the column holds their float32 neighbours, and
-    // min/max print as the shortest decimals that read back as them.
-    const lo = Math.fround(21.3);
-    const hi = Math.fround(21.4);
-    expect(readings.hum).toEqual({ count: 2, min: 21.3, max: 21.4, mean: (lo + hi) / 2 });
-    expect(readings.hum!.mean).toBeCloseTo(21.35, 5);
-  });
-
-  it('keeps a reading named __proto__ like any other', () => {
-    const chunk = chunkOf([decoded({ lon: 0, lat: 0, readings: JSON.parse('{"__proto__": 3}') as Record<string, number> })]);
-    const { readings } = aggregateChunk(taskOf(chunk));
-    expect(Object.keys(readings)).toEqual(['__proto__']);
-    expect(JSON.parse(JSON.stringify(readings))).toEqual(JSON.parse('{"__proto__":{"count":1,"min":3,"max":3,"mean":3}}'));
-  });
-
-  it('gives count 0 and nulls for a reading column with no value at all', () => {
-    const chunk = chunkOf([decoded({ lon: 0, lat: 0, readings: { temp: 10 } }), decoded({ lon: 0, lat: 0 })]);
-    // Column 1 was never written: it holds NaN in every row.
-    const { readings } = aggregateChunk(taskOf(chunk, [...chunk.readingNames, 'co2']));
-    expect(readings.temp).toEqual({ count: 1, min: 10, max: 10, mean: 10 });
-    expect(readings.co2).toEqual({ count: 0, min: null, max: null, mean: null });
-  });
-
-  it('reads column c from c * capacity and ignores rows past count', () => {
-    const capacity = 4;
-    const column = new Float32Array(2 * capacity).fill(NaN);
-    column.set([1, 2, NaN, 1000], 0); // row 3 is past count
-    column.set([NaN, -8, 8, -1000], capacity);
-    const stats = summarizeReadings(column, capacity, 3, ['a', 'b']);
-    expect(stats).toEqual({
-      a: { count: 2, min: 1, max: 2, mean: 1.5 },
-      b: { count: 2, min: -8, max: 8, mean: 0 },
-    });
   });
 });
 

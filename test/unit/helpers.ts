@@ -3,22 +3,16 @@
  * starts a thread.
  */
 import type { Chunk } from '../../src/chunks/chunk.js';
-import type { DecodedReading } from '../../src/decode/decode-reading.js';
 import type { AggregateTask } from '../../src/protocol/messages.js';
 
-/** A decoded reading as the decoder would leave it, for packing into chunks directly. */
-export function decoded(fields: Partial<DecodedReading> & Pick<DecodedReading, 'lon' | 'lat'>): DecodedReading {
-  return { deviceId: 'dev-1', ts: 1_700_000_000_000, readings: undefined, detail: '', ...fields };
-}
-
 /** The task a PartitionStream hands to the aggregator for a chunk. */
-export function taskOf(chunk: Chunk, readingNames: readonly string[] = chunk.readingNames.slice()): AggregateTask {
+export function taskOf(chunk: Chunk, maxReadings: number): AggregateTask {
   return {
     buffer: chunk.buffer,
     capacity: chunk.layout.capacity,
-    readingColumns: chunk.layout.readingColumns,
+    byteCapacity: chunk.layout.byteCapacity,
     count: chunk.count,
-    readingNames,
+    maxReadings,
   };
 }
 

@@ -71,7 +71,7 @@ function planUnderLimit(config: Config, limitBytes: number) {
     budget,
     workers: config.workers,
     chunkSize: config.chunkSize,
-    readingColumns: config.readingColumns,
+    maxMessageBytes: config.maxMessageBytes,
     chunkPoolSize: config.chunkPoolSize,
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MIN_PAUSE_MS, MemoryGuard, type GuardAction, type GuardOptions, type MemorySample } from '../../src/memory/guard.js';
+import { FLOOR_MARGIN, MIN_PAUSE_MS, MemoryGuard, type GuardAction, type GuardOptions, type MemorySample } from '../../src/memory/guard.js';
 
 /**
  * A budget of 1000 bytes and a heap limit of 1000 bytes, so `rss: 850` is a
@@ -130,14 +130,30 @@ describe('MemoryGuard: collect and the drained resume', () => {
     expect(guard.paused).toBe(false);
   });
 
-  it('resumes after its one collection even above the high-water mark, while within the budget, and pauses again', () => {
+  it('resumes after its one collection even above the high-water mark, while within the budget', () => {
     const guard = pausedGuard();
     expect(guard.update(sample(0.9, { inFlight: 0 }), T0 + MIN_PAUSE_MS)).toBe('collect');
     // Nothing in flight and already collected: a longer pause frees nothing, so the stream goes on.
     expect(guard.update(sample(0.9, { inFlight: 0 }), T0 + MIN_PAUSE_MS + 250)).toBe('resume');
-    // Still above the mark: the next sample pauses again, for at least MIN_PAUSE_MS.
-    expect(guard.update(sample(0.9), T0 + MIN_PAUSE_MS + 500)).toBe('pause');
-    expect(guard.update(sample(0.9, { inFlight: 0 }), T0 + MIN_PAUSE_MS + 750)).toBe('none');
+  });
+
+  it('takes what a drained pause leaves as the floor: no flapping around it, a pause when records grow past it', () => {
+    const guard = pausedGuard();
+    expect(guard.update(sample(0.9, { inFlight: 0 }), T0 + MIN_PAUSE_MS)).toBe('collect');
+    expect(guard.update(sample(0.9, { inFlight: 0 }), T0 + MIN_PAUSE_MS + 250)).toBe('resume');
+    // Around the floor (0.90) and below floor + FLOOR_MARGIN (0.95): no pause.
+    for (let i = 2; i < 40; i++) {
+      expect(guard.update(sample(i % 2 === 0 ? 0.91 : 0.94), T0 + MIN_PAUSE_MS + i * 250)).toBe('none');
+    }
+    expect(guard.update(sample(0.9 + FLOOR_MARGIN + 0.01), T0 + 20_000)).toBe('pause');
+  });
+
+  it('forgets the floor once usage falls below the low-water mark', () => {
+    const guard = pausedGuard();
+    guard.update(sample(0.9, { inFlight: 0 }), T0 + MIN_PAUSE_MS);
+    guard.update(sample(0.9, { inFlight: 0 }), T0 + MIN_PAUSE_MS + 250);
+    expect(guard.update(sample(0.6), T0 + 5_000)).toBe('none');
+    expect(guard.update(sample(0.85), T0 + 5_250)).toBe('pause');
   });
 
   it('collects only once per pause, and never resumes while RSS is above the budget', () => {

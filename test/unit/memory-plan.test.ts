@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { ChunkPool } from '../../src/chunks/chunk-pool.js';
 import { ConfigError } from '../../src/errors.js';
 import { DEFAULT_MEMORY_LIMIT_MB, MB, resolveBudget, type MemoryBudget } from '../../src/memory/budget.js';
 import type { CgroupLimit } from '../../src/memory/cgroup.js';
@@ -11,14 +13,33 @@ function budgetMb(mb: number): MemoryBudget {
   return { bytes: mb * MB, source: 'MEMORY_LIMIT_MB' };
 }
 
+/** MAX_MESSAGE_BYTES by default. */
+const MAX_MESSAGE_BYTES = 65_536;
+
 function plan(mb: number, fields: Partial<MemoryPlanInput> = {}): MemoryPlan {
-  return planMemory({ budget: budgetMb(mb), workers: 2, chunkSize: 2000, readingColumns: 16, chunkPoolSize: 'auto', ...fields });
+  return planMemory({ budget: budgetMb(mb), workers: 2, chunkSize: 2000, maxMessageBytes: MAX_MESSAGE_BYTES, chunkPoolSize: 'auto', ...fields });
 }
 
-/** Bytes of one chunk: ts (8) + lon, lat, device (4 each) + one float32 per reading column, per row. */
-function chunkBytesOf(chunkSize: number, readingColumns: number): number {
-  // ts, lon, lat, device and the readings in the shared buffer, plus the main thread's offset per row.
-  return chunkSize * (8 + 4 + 4 + 4 + 4 * readingColumns + 8);
+/**
+ * The cap of the auto chunk pool, read from the plan's source: it is a tuning
+ * figure, and these tests follow it instead of repeating it.
+ */
+const MAX_AUTO_CHUNKS = Number(
+  /const MAX_AUTO_CHUNKS = (\d+);/.exec(readFileSync(new URL('../../src/memory/plan.ts', import.meta.url), 'utf8'))?.[1],
+);
+
+/** Bytes of record a chunk holds: 384 a record, and never less than one record of the largest size accepted. */
+function byteCapacityOf(chunkSize: number, maxMessageBytes: number): number {
+  return Math.max(chunkSize * 384, maxMessageBytes);
+}
+
+/**
+ * Bytes of one chunk: per row, an index of four int32 (value start and
+ * length, key start and length) and, on the main thread, a float64 offset and
+ * timestamp; plus the byte region.
+ */
+function chunkBytesOf(chunkSize: number, maxMessageBytes: number): number {
+  return chunkSize * (4 * 4 + 8 + 8) + byteCapacityOf(chunkSize, maxMessageBytes);
 }
 
 /** The ConfigError planMemory throws for `input`. */
@@ -50,65 +71,102 @@ describe('resolveBudget', () => {
 });
 
 describe('planMemory: the split', () => {
+  it('reads a positive auto pool cap from the plan', () => {
+    expect(Number.isInteger(MAX_AUTO_CHUNKS) && MAX_AUTO_CHUNKS > 0).toBe(true);
+  });
+
   it('splits 1024 MB for 2 workers and 2000-record chunks as designed', () => {
-    const chunkBytes = 2000 * 92; // 84 shared bytes per row and an 8-byte offset
+    // 2000 * 384 = 768,000 bytes of records (more than one 64 KiB record); 2000 * 32 bytes of index, offsets and timestamps.
+    const byteCapacity = 768_000;
+    const chunkBytes = 768_000 + 64_000;
+    // A tenth of the budget is 107,374,182 bytes: 129 chunks, more than the cap.
+    const chunks = Math.min(129, MAX_AUTO_CHUNKS);
     expect(plan(1024)).toEqual({
       budget: budgetMb(1024),
       runtimeBytes: (80 + 2 * 16) * MB,
       worker: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 8 },
       workerHeapBytes: 2 * (16 + 8) * MB,
-      // A tenth of the budget is ~639 chunks: capped at 128.
-      chunkPool: { chunks: 128, chunkBytes, bytes: 128 * chunkBytes },
+      chunkPool: { chunks, byteCapacity, chunkBytes, bytes: chunks * chunkBytes },
       // 2% of the budget (~20 MB) is above both caps.
       fetch: { maxBytes: 8 * MB, maxBytesPerPartition: MB, reserveBytes: 32 * MB },
       deadLetterBytes: 16 * MB,
-      headroomBytes: (1024 - 112 - 48 - 32 - 16) * MB - 128 * chunkBytes,
+      headroomBytes: (1024 - 112 - 48 - 32 - 16) * MB - chunks * chunkBytes,
     });
   });
 
   it.each([
-    { mb: 170, workers: 1, chunkSize: 1000, readingColumns: 16, chunkPoolSize: 4 },
-    { mb: 256, workers: 2, chunkSize: 20_000, readingColumns: 16, chunkPoolSize: 'auto' as const },
-    { mb: 240, workers: 1, chunkSize: 100_000, readingColumns: 16, chunkPoolSize: 'auto' as const },
-    { mb: 1024, workers: 4, chunkSize: 2000, readingColumns: 16, chunkPoolSize: 'auto' as const },
-    { mb: 3000, workers: 3, chunkSize: 7777, readingColumns: 5, chunkPoolSize: 'auto' as const },
-    { mb: 65_536, workers: 16, chunkSize: 50_000, readingColumns: 64, chunkPoolSize: 'auto' as const },
+    { mb: 180, workers: 1, chunkSize: 1000, maxMessageBytes: 65_536, chunkPoolSize: 4 },
+    { mb: 256, workers: 2, chunkSize: 20_000, maxMessageBytes: 65_536, chunkPoolSize: 'auto' as const },
+    { mb: 512, workers: 1, chunkSize: 100_000, maxMessageBytes: 65_536, chunkPoolSize: 'auto' as const },
+    { mb: 1024, workers: 4, chunkSize: 2000, maxMessageBytes: 65_536, chunkPoolSize: 'auto' as const },
+    { mb: 1024, workers: 2, chunkSize: 100, maxMessageBytes: MB, chunkPoolSize: 'auto' as const },
+    { mb: 3000, workers: 3, chunkSize: 7777, maxMessageBytes: 10_000, chunkPoolSize: 'auto' as const },
+    { mb: 65_536, workers: 16, chunkSize: 50_000, maxMessageBytes: 65_536, chunkPoolSize: 'auto' as const },
   ])('has every part positive and the parts plus headroom summing to the budget ($mb MB, $workers workers)', ({ mb, ...fields }) => {
     const p = plan(mb, fields);
     const parts = [p.runtimeBytes, p.workerHeapBytes, p.chunkPool.bytes, p.fetch.reserveBytes, p.deadLetterBytes, p.headroomBytes];
     for (const part of parts) expect(part).toBeGreaterThan(0);
     expect(parts.reduce((sum, part) => sum + part, 0)).toBe(mb * MB);
-    expect(p.chunkPool.bytes).toBe(p.chunkPool.chunks * chunkBytesOf(fields.chunkSize, fields.readingColumns));
+    expect(p.chunkPool.byteCapacity).toBe(byteCapacityOf(fields.chunkSize, fields.maxMessageBytes));
+    expect(p.chunkPool.chunkBytes).toBe(chunkBytesOf(fields.chunkSize, fields.maxMessageBytes));
+    expect(p.chunkPool.bytes).toBe(p.chunkPool.chunks * p.chunkPool.chunkBytes);
     expect(p.headroomBytes).toBeGreaterThanOrEqual(32 * MB);
   });
 });
 
 describe('planMemory: the chunk pool', () => {
-  it('grows with the budget (a tenth of it, in whole chunks) and is capped at 128', () => {
-    const chunkBytes = chunkBytesOf(20_000, 16); // 1,840,000 bytes
-    expect(chunkBytes).toBe(1_840_000);
-    const chunks = [256, 512, 1024, 2048, 4096, 16_384].map((mb) => plan(mb, { chunkSize: 20_000 }).chunkPool.chunks);
-    // floor(0.1 * mb * 2^20 / 1,840,000): 14.6, 29.2, 58.4, 116.7, then 233.4 and more, capped.
-    expect(chunks).toEqual([14, 29, 58, 116, 128, 128]);
+  it('sizes a chunk for 384 bytes a record, or one record of MAX_MESSAGE_BYTES if that is more', () => {
+    // 2000 records: 768,000 bytes, whatever MAX_MESSAGE_BYTES up to that.
+    expect(plan(1024, { maxMessageBytes: 65_536 }).chunkPool).toMatchObject({ byteCapacity: 768_000, chunkBytes: 832_000 });
+    expect(plan(1024, { maxMessageBytes: 768_000 }).chunkPool).toMatchObject({ byteCapacity: 768_000, chunkBytes: 832_000 });
+    expect(plan(1024, { maxMessageBytes: 768_001 }).chunkPool).toMatchObject({ byteCapacity: 768_001, chunkBytes: 832_001 });
+    // 100 records hold 38,400 bytes: a 1 MiB record needs the whole MiB.
+    expect(plan(1024, { chunkSize: 100, maxMessageBytes: MB }).chunkPool).toMatchObject({
+      byteCapacity: MB,
+      chunkBytes: MB + 100 * 32,
+    });
+  });
+
+  it('counts what a ChunkPool of that size allocates, plus an offset and a timestamp a row on the main thread', () => {
+    for (const [chunkSize, maxMessageBytes] of [
+      [2000, 65_536],
+      [100, MB],
+      [7777, 10_000],
+    ] as const) {
+      const { chunkPool } = plan(1024, { chunkSize, maxMessageBytes, chunkPoolSize: 4 });
+      const shared = new ChunkPool(1, chunkSize, chunkPool.byteCapacity).chunkBytes;
+      expect(chunkPool.chunkBytes).toBe(shared + chunkSize * 16);
+    }
+  });
+
+  it('grows with the budget (a tenth of it, in whole chunks) up to its cap', () => {
+    const chunkBytes = chunkBytesOf(20_000, MAX_MESSAGE_BYTES); // 7,680,000 + 640,000 bytes
+    expect(chunkBytes).toBe(8_320_000);
+    const chunks = [512, 1024, 2048, 4096, 16_384].map((mb) => plan(mb, { chunkSize: 20_000 }).chunkPool.chunks);
+    // floor(0.1 * mb * 2^20 / 8,320,000): 6.5, 12.9, 25.8, 51.6, 206.5.
+    expect(chunks).toEqual([6, 12, 25, 51, 206].map((n) => Math.min(n, MAX_AUTO_CHUNKS)));
+    // However large the budget, no more than the cap.
+    expect(plan(4_194_304, { chunkSize: 20_000 }).chunkPool.chunks).toBe(MAX_AUTO_CHUNKS);
   });
 
   it('holds at least workers + 2 chunks even when a tenth of the budget holds fewer', () => {
-    // A tenth of 240 MB is 25,165,824 bytes: 2.7 chunks of 9,200,000 bytes.
-    const p = plan(240, { workers: 1, chunkSize: 100_000 });
-    expect(p.chunkPool.chunkBytes).toBe(9_200_000);
+    // A tenth of 512 MB is 53,687,091 bytes: 1.3 chunks of 38,400,000 + 3,200,000 bytes.
+    const p = plan(512, { workers: 1, chunkSize: 100_000 });
+    expect(p.chunkPool.chunkBytes).toBe(41_600_000);
     expect(p.chunkPool.chunks).toBe(3);
   });
 
   it('keeps an explicit CHUNK_POOL_SIZE', () => {
     const p = plan(1024, { chunkPoolSize: 7 });
-    expect(p.chunkPool).toEqual({ chunks: 7, chunkBytes: 184_000, bytes: 7 * 184_000 });
-    // The headroom gains what the auto pool would have taken.
-    expect(p.headroomBytes - plan(1024).headroomBytes).toBe((128 - 7) * 184_000);
+    expect(p.chunkPool).toEqual({ chunks: 7, byteCapacity: 768_000, chunkBytes: 832_000, bytes: 7 * 832_000 });
+    // The headroom gains what the auto pool would have taken (a tenth of 1024 MB is 129 chunks, or the cap).
+    expect(p.headroomBytes - plan(1024).headroomBytes).toBe((Math.min(129, MAX_AUTO_CHUNKS) - 7) * 832_000);
   });
 });
 
 describe('planMemory: fetch bounds', () => {
-  const input = { workers: 1, chunkSize: 1000, chunkPoolSize: 4 };
+  // Small chunks (4 of 68,736 bytes), so that 170 MB holds the rest.
+  const input = { workers: 1, chunkSize: 100, chunkPoolSize: 4 };
 
   it('takes 2% of a small budget for a fetch and a quarter of that per partition', () => {
     const { fetch } = plan(170, input);
@@ -147,16 +205,25 @@ describe('planMemory: worker heaps', () => {
 });
 
 describe('planMemory: a budget too small', () => {
-  const input = { workers: 2, chunkSize: 2000, readingColumns: 16, chunkPoolSize: 'auto' as const };
+  const input = { workers: 2, chunkSize: 2000, maxMessageBytes: MAX_MESSAGE_BYTES, chunkPoolSize: 'auto' as const };
 
   /*
    * Fixed: runtime 80 + 2 * 16 MB and worker heaps 2 * (16 + 8) MB = 160 MB.
-   * From about 225 MB on the auto pool is at its cap, 128 * 184,000 bytes.
-   * Fetch reserve (4 * 2%) and dead letters (2%) take a tenth of the budget.
-   * With 32 MB of headroom: 0.9 * B >= 192 MB + 23,552,000 bytes, so
-   * B >= 238.3 MB: 239 MB is the least whole budget that works.
+   * The auto pool takes a tenth of the budget in whole chunks of 832,000
+   * bytes (about 30 near 240 MB, under the cap); the fetch reserve (4 * 2%)
+   * and the dead letters (2%) another tenth. With 32 MB of headroom that is
+   * about 0.8 * B >= 192 MB, B >= 240 MB. Exactly, with the roundings:
+   *   240 MB: 30 chunks (24,960,000), fetch 4 * 5,033,164, dead letters
+   *           5,033,164: committed 217,897,980, headroom 33,760,260 >= 32 MiB;
+   *   239 MB: 30 chunks, fetch 4 * 5,012,193, dead letters 5,012,193:
+   *           committed 217,793,125, headroom 32,816,539 < 32 MiB.
    */
-  const NEEDED_MB = 239;
+  const NEEDED_MB = 240;
+
+  it('works out the least budget with the pool under its cap', () => {
+    expect(MAX_AUTO_CHUNKS).toBeGreaterThanOrEqual(30);
+    expect(plan(NEEDED_MB, input).chunkPool.chunks).toBe(30);
+  });
 
   it('refuses 128 MB, naming MEMORY_LIMIT_MB, the budget and the MB it needs', () => {
     const error = refusal({ budget: budgetMb(128), ...input });
@@ -186,7 +253,7 @@ describe('planMemory: a budget too small', () => {
 
   it('refuses a configuration whose fixed costs alone exceed the budget', () => {
     // 8 workers with 100,000-record chunks: runtime 80 + 128 MB, heaps 8 * 55 MB, before any chunk.
-    const error = refusal({ budget: budgetMb(512), workers: 8, chunkSize: 100_000, readingColumns: 16, chunkPoolSize: 'auto' });
+    const error = refusal({ budget: budgetMb(512), workers: 8, chunkSize: 100_000, maxMessageBytes: MAX_MESSAGE_BYTES, chunkPoolSize: 'auto' });
     const needed = Number(/needs at least (\d+) MB/.exec(error.message)?.[1]);
     expect(needed).toBeGreaterThan(80 + 128 + 8 * 55);
     expect(plan(needed, { workers: 8, chunkSize: 100_000 }).headroomBytes).toBeGreaterThanOrEqual(32 * MB);

@@ -1,7 +1,8 @@
 /**
- * A window whose worker failed (the pool already retried once): its records
- * are rebuilt from the chunk's columns and dead-lettered one by one, and the
- * stream goes on. Anything else the aggregator rejects with stops the pipeline.
+ * A window whose worker failed (the pool already retried once): every one of
+ * its records is dead-lettered with its original bytes, copied out of the
+ * chunk, and the stream goes on. Anything else the aggregator rejects with
+ * stops the pipeline.
  */
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -9,14 +10,14 @@ import { describe, expect, it, vi } from 'vitest';
 import { ChunkPool } from '../../src/chunks/chunk-pool.js';
 import { ChunkPoolError, WorkerTaskError } from '../../src/errors.js';
 import { createMetrics } from '../../src/metrics.js';
-import { DLQ_HEADERS, rebuiltDeadLetter } from '../../src/pipeline/dead-letter.js';
+import { chunkRowDeadLetter, DLQ_HEADERS } from '../../src/pipeline/dead-letter.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
 import type { Aggregator, OffsetCommitter, RecordSink } from '../../src/pipeline/ports.js';
 import type { OutgoingRecord, RecordBatch, SourceRecord, TopicPartitionOffset } from '../../src/pipeline/records.js';
-import type { AggregateTask, ChunkAggregate } from '../../src/protocol/messages.js';
+import type { AggregateTask, ChunkResult } from '../../src/protocol/messages.js';
 import type { AggregateRecord } from '../../src/windows/aggregate-record.js';
 import aggregateChunk from '../../workers/aggregate-chunk.js';
-import { decoded, deferred, jsonBytes, settle, type Deferred } from './helpers.js';
+import { deferred, jsonBytes, settle, type Deferred } from './helpers.js';
 
 const INPUT = 'readings-in';
 const OUTPUT = 'aggregates-out';
@@ -25,16 +26,16 @@ const PARTITION = 5;
 const WINDOW_SIZE = 3;
 const IDLE_MS = 5_000;
 const BASE = 200;
-const REBUILT_DETAIL = 'rebuilt from the chunk columns; the original bytes were not kept';
+const OOM_MESSAGE = 'worker ran out of memory twice';
 
 // ---------------------------------------------------------------- fakes
 
 /** Holds every aggregation until the test resolves it with the worker's own result or rejects it. */
 class ManualAggregator implements Aggregator {
-  readonly tasks: { value: ChunkAggregate; result: Deferred<ChunkAggregate> }[] = [];
+  readonly tasks: { value: ChunkResult; result: Deferred<ChunkResult> }[] = [];
 
-  aggregate(task: AggregateTask): Promise<ChunkAggregate> {
-    const result = deferred<ChunkAggregate>();
+  aggregate(task: AggregateTask): Promise<ChunkResult> {
+    const result = deferred<ChunkResult>();
     this.tasks.push({ value: aggregateChunk(task), result });
     return result.promise;
   }
@@ -95,7 +96,8 @@ interface SentReading {
 
 /**
  * Record `i` of a test stream: coordinates and readings that float32 cannot
- * hold exactly, humidity reported only by even records (null otherwise).
+ * hold exactly (a dead letter must give them back as sent, not as a worker
+ * would have read them), humidity reported only by even records.
  */
 function readingOf(i: number): SentReading {
   return {
@@ -107,21 +109,23 @@ function readingOf(i: number): SentReading {
   };
 }
 
+const timestampOf = (offset: number): number => 1_700_000_500_000 + offset;
+
 function sourceRecord(offset: number): SourceRecord {
   return {
     offset: String(offset),
     key: Buffer.from(`key-${offset}`),
     value: jsonBytes(readingOf(offset - BASE)),
-    timestamp: String(1_700_000_500_000 + offset),
+    timestamp: String(timestampOf(offset)),
     headers: { 'trace-id': `t-${offset}` },
   };
 }
 
-function batchOf(from: number, count: number): RecordBatch {
+function batchOf(from: number, count: number, replace: Record<number, SourceRecord> = {}): RecordBatch {
   return {
     topic: INPUT,
     partition: PARTITION,
-    records: Array.from({ length: count }, (_, i) => sourceRecord(from + i)),
+    records: Array.from({ length: count }, (_, i) => replace[from + i] ?? sourceRecord(from + i)),
     highWatermark: String(from + count),
     heartbeat: () => Promise.resolve(),
     isActive: () => true,
@@ -133,7 +137,7 @@ function setup(sink = new FakeSink()) {
   const aggregator = new ManualAggregator();
   const committer = new FakeCommitter();
   const clock = { ms: 1_700_000_000_000 };
-  const pool = new ChunkPool(4, WINDOW_SIZE, 4);
+  const pool = new ChunkPool(4, WINDOW_SIZE, 16 * 1024);
   const metrics = createMetrics(new Registry(), pool);
   const pipeline = new Pipeline({
     pool,
@@ -147,7 +151,8 @@ function setup(sink = new FakeSink()) {
     windowSize: WINDOW_SIZE,
     deadLetterBytesLimit: 1024 * 1024,
     windowIdleMs: IDLE_MS,
-    limits: { maxBytes: 4096, maxReadings: 4 },
+    maxMessageBytes: 4096,
+    maxReadings: 4,
     now: () => clock.ms,
   });
   const failure = vi.fn();
@@ -159,73 +164,75 @@ async function deadLettered(metrics: ReturnType<typeof setup>['metrics'], reason
   return (await metrics.deadLettered.get()).values.find((v) => v.labels.reason === reason)?.value;
 }
 
-/** Checks one rebuilt dead letter against the record sent at `offset`. */
-function expectRebuilt(sent: Sent, offset: number, reason: string): void {
-  const original = readingOf(offset - BASE);
+/** Checks one dead letter of a failed window against the record sent at `offset`: its bytes, key and headers as they were. */
+function expectOriginal(sent: Sent, offset: number, reason: string, detail: string): void {
   expect(sent.topic).toBe(DLQ);
-  expect(sent.record.key).toBe(original.device_id);
+  expect(sent.record.key).toEqual(Buffer.from(`key-${offset}`));
+  expect(Buffer.isBuffer(sent.record.value)).toBe(true);
+  // Byte for byte: 13.404954 and the readings come back as sent, not as float32 would hold them.
+  expect(sent.record.value).toEqual(jsonBytes(readingOf(offset - BASE)));
   expect(sent.record.headers).toEqual({
+    'trace-id': `t-${offset}`,
     [DLQ_HEADERS.reason]: reason,
-    [DLQ_HEADERS.detail]: REBUILT_DETAIL,
+    [DLQ_HEADERS.detail]: detail,
     [DLQ_HEADERS.topic]: INPUT,
     [DLQ_HEADERS.partition]: String(PARTITION),
     [DLQ_HEADERS.offset]: String(offset),
+    [DLQ_HEADERS.timestamp]: String(timestampOf(offset)),
   });
-  expect(typeof sent.record.value).toBe('string');
-  const value = JSON.parse(sent.record.value as string) as SentReading;
-  expect(Object.keys(value).sort()).toEqual(['device_id', 'lat', 'lon', 'readings', 'ts']);
-  expect(value.device_id).toBe(original.device_id);
-  expect(value.ts).toBe(original.ts);
-  // Coordinates and readings went through float32 columns: within float32 precision, and exactly its rounding.
-  expect(value.lon).toBeCloseTo(original.lon, 5);
-  expect(value.lon).toBe(Math.fround(original.lon));
-  expect(value.lat).toBeCloseTo(original.lat, 5);
-  expect(value.lat).toBe(Math.fround(original.lat));
-  const expectedReadings: Record<string, number> = {};
-  for (const [name, reading] of Object.entries(original.readings)) {
-    if (reading !== null) expectedReadings[name] = Math.fround(reading);
-  }
-  expect(value.readings).toEqual(expectedReadings);
-  expect(value.readings.temp_c).toBeCloseTo(original.readings.temp_c!, 5);
 }
 
 // ---------------------------------------------------------------- tests
 
-describe('rebuiltDeadLetter', () => {
-  it('rebuilds a row from the columns: device, time, float32 coordinates, present readings only', () => {
-    const pool = new ChunkPool(1, 4, 3);
+describe('chunkRowDeadLetter', () => {
+  it("gives a row's original key, value, headers and timestamp, copied out of the chunk, plus why and where from", () => {
+    const pool = new ChunkPool(1, 4, 256);
     const chunk = pool.acquire()!;
-    chunk.append(decoded({ deviceId: 'a', ts: 1_000, lon: 1.1, lat: -2.2, readings: { temp_c: 20.1, co2: 400 } }), 70);
-    chunk.append(decoded({ deviceId: 'b', ts: 2_000, lon: 3.3, lat: 4.4, readings: { temp_c: 19.9, co2: null } }), 72);
-    chunk.append(decoded({ deviceId: 'a', ts: 3_000, lon: 5.5, lat: 6.6, readings: undefined }), 75);
+    const nonUtf8 = Buffer.from([0x7b, 0xff, 0x7d]);
+    chunk.append(Buffer.from('dev-a'), Buffer.from('{"a":1}'), { 'trace-id': Buffer.from('t0'), hops: ['a', 'b'] }, 70, 1_000);
+    chunk.append(null, null, undefined, 72, 2_000);
+    chunk.append(Buffer.from('k'), nonUtf8, { [DLQ_HEADERS.reason]: 'spoofed' }, 75, 3_000);
 
-    const second = rebuiltDeadLetter(chunk, 1, 'topic-x', 9, 'aggregation_failed');
-    expect(second.key).toBe('b');
+    const first = chunkRowDeadLetter(chunk, 0, 'topic-x', 9, 'worker_out_of_memory', 'worker died');
+    expect(first).toEqual({
+      key: Buffer.from('dev-a'),
+      value: Buffer.from('{"a":1}'),
+      headers: {
+        'trace-id': Buffer.from('t0'),
+        hops: ['a', 'b'],
+        [DLQ_HEADERS.reason]: 'worker_out_of_memory',
+        [DLQ_HEADERS.detail]: 'worker died',
+        [DLQ_HEADERS.topic]: 'topic-x',
+        [DLQ_HEADERS.partition]: '9',
+        [DLQ_HEADERS.offset]: '70',
+        [DLQ_HEADERS.timestamp]: '1000',
+      },
+    });
+    // A tombstone without key or headers stays one.
+    const second = chunkRowDeadLetter(chunk, 1, 'topic-x', 9, 'empty', 'value');
+    expect([second.key, second.value]).toEqual([null, null]);
     expect(second.headers).toEqual({
-      [DLQ_HEADERS.reason]: 'aggregation_failed',
-      [DLQ_HEADERS.detail]: REBUILT_DETAIL,
+      [DLQ_HEADERS.reason]: 'empty',
+      [DLQ_HEADERS.detail]: 'value',
       [DLQ_HEADERS.topic]: 'topic-x',
       [DLQ_HEADERS.partition]: '9',
       [DLQ_HEADERS.offset]: '72',
+      [DLQ_HEADERS.timestamp]: '2000',
     });
-    expect(JSON.parse(second.value as string)).toEqual({
-      device_id: 'b',
-      ts: 2_000,
-      lat: Math.fround(4.4),
-      lon: Math.fround(3.3),
-      readings: { temp_c: Math.fround(19.9) },
-    });
-    expect(JSON.parse(rebuiltDeadLetter(chunk, 0, 'topic-x', 9, 'worker_out_of_memory').value as string)).toEqual({
-      device_id: 'a',
-      ts: 1_000,
-      lat: Math.fround(-2.2),
-      lon: Math.fround(1.1),
-      readings: { temp_c: Math.fround(20.1), co2: 400 },
-    });
-    const third = rebuiltDeadLetter(chunk, 2, 'topic-x', 9, 'worker_out_of_memory');
-    expect(third.key).toBe('a');
-    expect(third.headers?.[DLQ_HEADERS.offset]).toBe('75');
-    expect(JSON.parse(third.value as string)).toEqual({ device_id: 'a', ts: 3_000, lat: Math.fround(6.6), lon: Math.fround(5.5), readings: {} });
+    // Bytes that are no text come back as they were; geowindow's own headers win over look-alikes.
+    const third = chunkRowDeadLetter(chunk, 2, 'topic-x', 9, 'invalid_utf8', 'value');
+    expect(third.value).toEqual(nonUtf8);
+    expect(third.headers?.[DLQ_HEADERS.reason]).toBe('invalid_utf8');
+
+    // Copies: the chunk emptied and filled with other records changes none of them.
+    pool.release(chunk);
+    const reused = pool.acquire()!;
+    expect(reused).toBe(chunk);
+    reused.append(Buffer.from('XXXXX'), Buffer.from('{"zzzzzzzzzzz":0}'), { 'trace-id': Buffer.from('zz') }, 99, 9);
+    expect(first.key).toEqual(Buffer.from('dev-a'));
+    expect(first.value).toEqual(Buffer.from('{"a":1}'));
+    expect(first.headers?.['trace-id']).toEqual(Buffer.from('t0'));
+    expect(third.value).toEqual(nonUtf8);
   });
 });
 
@@ -236,11 +243,11 @@ describe('Pipeline: a window whose worker failed', () => {
     await pipeline.handleBatch(batchOf(BASE, 7));
     expect(aggregator.tasks).toHaveLength(2);
 
-    aggregator.fail(0, new WorkerTaskError('worker ran out of memory twice', new Error('ERR_WORKER_OUT_OF_MEMORY'), true));
+    aggregator.fail(0, new WorkerTaskError(OOM_MESSAGE, new Error('ERR_WORKER_OUT_OF_MEMORY'), true));
     await settle();
     const deadLetters = sink.to(DLQ);
     expect(deadLetters).toHaveLength(3);
-    deadLetters.forEach((sent, row) => expectRebuilt(sent, BASE + row, 'worker_out_of_memory'));
+    deadLetters.forEach((sent, row) => expectOriginal(sent, BASE + row, 'worker_out_of_memory', OOM_MESSAGE));
     expect(sink.to(OUTPUT)).toHaveLength(0);
     expect(await deadLettered(metrics, 'worker_out_of_memory')).toBe(3);
     expect(await deadLettered(metrics, 'aggregation_failed')).toBe(0);
@@ -300,12 +307,35 @@ describe('Pipeline: a window whose worker failed', () => {
     await settle();
     const deadLetters = sink.to(DLQ);
     expect(deadLetters).toHaveLength(3);
-    deadLetters.forEach((sent, row) => expectRebuilt(sent, BASE + row, 'aggregation_failed'));
+    deadLetters.forEach((sent, row) => expectOriginal(sent, BASE + row, 'aggregation_failed', 'worker threw'));
     expect(await deadLettered(metrics, 'aggregation_failed')).toBe(3);
     expect(await deadLettered(metrics, 'worker_out_of_memory')).toBe(0);
     await pipeline.commit();
     expect(committer.last()).toBe(BASE + 3);
     expect(failure).not.toHaveBeenCalled();
+  });
+
+  it('dead-letters every row for the worker failure, unreadable ones included, as they were', async () => {
+    const { pipeline, aggregator, sink, metrics } = setup();
+    const tombstone: SourceRecord = { ...sourceRecord(BASE + 1), value: null, key: null, headers: {} };
+    const cut: SourceRecord = { ...sourceRecord(BASE + 2), value: Buffer.from('{"device_id": ') };
+    await pipeline.handleBatch(batchOf(BASE, 3, { [BASE + 1]: tombstone, [BASE + 2]: cut }));
+    // Had the worker returned, it would have reported rows 1 and 2 as bad.
+    expect(aggregator.tasks[0]!.value.bad.map((b) => b.reason)).toEqual(['empty', 'invalid_json']);
+    aggregator.fail(0, new WorkerTaskError(OOM_MESSAGE, undefined, true));
+    await settle();
+    const deadLetters = sink.to(DLQ);
+    expect(deadLetters.map((s) => s.record.headers?.[DLQ_HEADERS.reason])).toEqual(Array(3).fill('worker_out_of_memory'));
+    expect(deadLetters.map((s) => s.record.headers?.[DLQ_HEADERS.offset])).toEqual(['200', '201', '202']);
+    expectOriginal(deadLetters[0]!, BASE, 'worker_out_of_memory', OOM_MESSAGE);
+    expect([deadLetters[1]!.record.key, deadLetters[1]!.record.value]).toEqual([null, null]);
+    expect(deadLetters[1]!.record.headers).not.toHaveProperty('trace-id');
+    expect(deadLetters[2]!.record.value).toEqual(Buffer.from('{"device_id": '));
+    expect(deadLetters[2]!.record.key).toEqual(Buffer.from(`key-${BASE + 2}`));
+    expect(sink.to(OUTPUT)).toHaveLength(0);
+    expect(await deadLettered(metrics, 'worker_out_of_memory')).toBe(3);
+    expect(await deadLettered(metrics, 'empty')).toBe(0);
+    expect(await deadLettered(metrics, 'invalid_json')).toBe(0);
   });
 
   it.each([
@@ -325,7 +355,7 @@ describe('Pipeline: a window whose worker failed', () => {
     expect(committer.commits).toEqual([]);
   });
 
-  it('fails the pipeline when a rebuilt dead letter cannot be written, and commits nothing', async () => {
+  it('fails the pipeline when a dead letter of the failed window cannot be written, and commits nothing', async () => {
     const { pipeline, aggregator, sink, committer, pool, failure } = setup(new FakeSink('manual'));
     await pipeline.handleBatch(batchOf(BASE, 3));
     aggregator.fail(0, new WorkerTaskError('worker died', undefined, true));

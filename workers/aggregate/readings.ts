@@ -1,36 +1,52 @@
 import type { ReadingStats } from '../../src/protocol/messages.js';
-import { shortestFloat32 } from './float32.js';
+
+interface Running {
+  count: number;
+  min: number;
+  max: number;
+  sum: number;
+}
 
 /**
- * count/min/max/mean of every named reading column over the first `count`
- * rows. NaN marks a row where the reading was absent and is skipped.
+ * count/min/max/mean per reading name over a window, folded in as records are
+ * decoded. At most `maxNames` distinct names: a record bringing a name past
+ * the cap is refused whole, so memory per window stays bounded.
  */
-export function summarizeReadings(
-  readings: Float32Array,
-  capacity: number,
-  count: number,
-  names: readonly string[],
-): Record<string, ReadingStats> {
+export class ReadingStatsAccumulator {
+  readonly #maxNames: number;
   // No prototype: a reading named "__proto__" is a reading like any other.
-  const result = Object.create(null) as Record<string, ReadingStats>;
-  for (let column = 0; column < names.length; column++) {
-    const start = column * capacity;
-    let present = 0;
-    let sum = 0;
-    let min = Infinity;
-    let max = -Infinity;
-    for (let i = start; i < start + count; i++) {
-      const value = readings[i]!;
-      if (value !== value) continue; // NaN: reading absent in this record
-      present++;
-      sum += value;
-      if (value < min) min = value;
-      if (value > max) max = value;
-    }
-    result[names[column]!] =
-      present === 0
-        ? { count: 0, min: null, max: null, mean: null }
-        : { count: present, min: shortestFloat32(min), max: shortestFloat32(max), mean: sum / present };
+  readonly #stats = new Map<string, Running>();
+
+  constructor(maxNames: number) {
+    this.#maxNames = maxNames;
   }
-  return result;
+
+  /** Folds one record's readings in; false (nothing folded) when they would pass the name cap. */
+  add(readings: Record<string, unknown>): boolean {
+    let newNames = 0;
+    for (const name in readings) {
+      if (typeof readings[name] === 'number' && !this.#stats.has(name)) newNames++;
+    }
+    if (this.#stats.size + newNames > this.#maxNames) return false;
+    for (const name in readings) {
+      const value = readings[name];
+      if (typeof value !== 'number') continue; // null: the sensor reported nothing this time
+      const running = this.#stats.get(name);
+      if (running === undefined) {
+        this.#stats.set(name, { count: 1, min: value, max: value, sum: value });
+        continue;
+      }
+      running.count++;
+      running.sum += value;
+      if (value < running.min) running.min = value;
+      if (value > running.max) running.max = value;
+    }
+    return true;
+  }
+
+  result(): Record<string, ReadingStats> {
+    const result = Object.create(null) as Record<string, ReadingStats>;
+    for (const [name, { count, min, max, sum }] of this.#stats) result[name] = { count, min, max, mean: sum / count };
+    return result;
+  }
 }
