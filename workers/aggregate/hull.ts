@@ -2,21 +2,31 @@ import { area } from '@turf/area';
 import { convex } from '@turf/convex';
 import type { MultiPoint, Polygon } from 'geojson';
 import { shortestFloat32 } from './float32.js';
+import { hullCandidates } from './hull-candidates.js';
 
 export interface HullSummary {
   readonly hull: Polygon | null;
   readonly areaM2: number;
 }
 
+/** Indexes of hull candidates, reused from call to call (a worker runs one task at a time). */
+let candidates = new Uint32Array(0);
+
 /**
  * Convex hull and its geodesic area with turf, fed one MultiPoint of plain
  * coordinate pairs: a GeoJSON Feature per point would cost ~240 bytes of heap
- * per point for nothing. Points that span no area (one point, a line) have no
- * hull.
+ * per point for nothing. Only points that can be hull vertices are given to
+ * turf (see hull-candidates.ts). Points that span no area (one point, a line)
+ * have no hull.
  */
 export function convexHull(lon: Float32Array, lat: Float32Array, count: number): HullSummary {
-  const coordinates: number[][] = new Array<number[]>(count);
-  for (let i = 0; i < count; i++) coordinates[i] = [lon[i]!, lat[i]!];
+  if (candidates.length < count) candidates = new Uint32Array(count);
+  const kept = hullCandidates(lon, lat, count, candidates);
+  const coordinates: number[][] = new Array<number[]>(kept);
+  for (let k = 0; k < kept; k++) {
+    const i = candidates[k]!;
+    coordinates[k] = [lon[i]!, lat[i]!];
+  }
   const points: MultiPoint = { type: 'MultiPoint', coordinates };
   const feature = convex(points);
   if (feature === null) return { hull: null, areaM2: 0 };
