@@ -105,6 +105,8 @@ export interface StartOptions {
 export function start(command: string, args: readonly string[], options: StartOptions): Child {
   installCleanup();
   const spawnOptions: SpawnOptions = { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT };
+  // The logs go beside the run's results; the folder may not exist yet.
+  for (const file of [options.stdoutFile, options.stderrFile]) if (file !== undefined) mkdirSync(dirname(file), { recursive: true });
   const child = spawn(command, [...args], spawnOptions);
   if (child.pid === undefined) throw new Error(`could not start ${command}`);
   children.add(child);
