@@ -5,11 +5,12 @@ import { ChunkPool } from '../../src/chunks/chunk-pool.js';
 import { createMetrics } from '../../src/metrics.js';
 import { DLQ_HEADERS } from '../../src/pipeline/dead-letter.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
-import type { Aggregator, OffsetCommitter, RecordSink } from '../../src/pipeline/ports.js';
-import type { OutgoingRecord, RecordBatch, SourceRecord, TopicPartitionOffset } from '../../src/pipeline/records.js';
+import type { Aggregator } from '../../src/pipeline/ports.js';
+import type { RecordBatch, SourceRecord } from '../../src/pipeline/records.js';
 import type { AggregateTask, ChunkResult } from '../../src/protocol/messages.js';
 import type { AggregateRecord } from '../../src/windows/aggregate-record.js';
 import aggregateChunk from '../../workers/aggregate-chunk.js';
+import { RecordingCommitter, RecordingSink } from './pipeline-fakes.js';
 import { deferred, isSettled, jsonBytes, settle, type Deferred } from './helpers.js';
 
 const INPUT = 'readings-in';
@@ -51,28 +52,7 @@ class FakeAggregator implements Aggregator {
   }
 }
 
-interface Sent {
-  readonly topic: string;
-  readonly record: OutgoingRecord;
-  readonly ack: Deferred<undefined>;
-}
-
-/** Records every send; acknowledges at once in `auto` mode, else when the test says. */
-class FakeSink implements RecordSink {
-  readonly sent: Sent[] = [];
-  constructor(private readonly mode: 'auto' | 'manual' = 'auto') {}
-
-  send(topic: string, record: OutgoingRecord): Promise<void> {
-    const ack = deferred<undefined>();
-    this.sent.push({ topic, record, ack });
-    if (this.mode === 'auto') ack.resolve(undefined);
-    return ack.promise;
-  }
-
-  to(topic: string): Sent[] {
-    return this.sent.filter((s) => s.topic === topic);
-  }
-
+class FakeSink extends RecordingSink {
   aggregates(): AggregateRecord[] {
     return this.to(OUTPUT).map((s) => JSON.parse(s.record.value as string) as AggregateRecord);
   }
@@ -83,16 +63,10 @@ class FakeSink implements RecordSink {
   }
 }
 
-class FakeCommitter implements OffsetCommitter {
-  readonly commits: (readonly TopicPartitionOffset[])[] = [];
-  commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
-    this.commits.push(offsets);
-    return Promise.resolve();
-  }
-
+class FakeCommitter extends RecordingCommitter {
   /** Every offset committed for the test partition, in order. */
   offsets(): number[] {
-    return this.commits.flat().filter((o) => o.topic === INPUT && o.partition === PARTITION).map((o) => o.offset);
+    return this.offsetsFor(INPUT, PARTITION);
   }
 }
 

@@ -12,12 +12,13 @@ import { ChunkPoolError, WorkerTaskError } from '../../src/errors.js';
 import { createMetrics } from '../../src/metrics.js';
 import { chunkRowDeadLetter, DLQ_HEADERS } from '../../src/pipeline/dead-letter.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
-import type { Aggregator, OffsetCommitter, RecordSink } from '../../src/pipeline/ports.js';
-import type { OutgoingRecord, RecordBatch, SourceRecord, TopicPartitionOffset } from '../../src/pipeline/records.js';
+import type { Aggregator } from '../../src/pipeline/ports.js';
+import type { RecordBatch, SourceRecord } from '../../src/pipeline/records.js';
 import type { AggregateTask, ChunkResult } from '../../src/protocol/messages.js';
 import type { AggregateRecord } from '../../src/windows/aggregate-record.js';
 import aggregateChunk from '../../workers/aggregate-chunk.js';
 import { deferred, jsonBytes, settle, type Deferred } from './helpers.js';
+import { RecordingCommitter, RecordingSink, type Sent } from './pipeline-fakes.js';
 
 const INPUT = 'readings-in';
 const OUTPUT = 'aggregates-out';
@@ -50,37 +51,9 @@ class ManualAggregator implements Aggregator {
   }
 }
 
-interface Sent {
-  readonly topic: string;
-  readonly record: OutgoingRecord;
-  readonly ack: Deferred<undefined>;
-}
-
-class FakeSink implements RecordSink {
-  readonly sent: Sent[] = [];
-  constructor(private readonly mode: 'auto' | 'manual' = 'auto') {}
-
-  send(topic: string, record: OutgoingRecord): Promise<void> {
-    const ack = deferred<undefined>();
-    this.sent.push({ topic, record, ack });
-    if (this.mode === 'auto') ack.resolve(undefined);
-    return ack.promise;
-  }
-
-  to(topic: string): Sent[] {
-    return this.sent.filter((s) => s.topic === topic);
-  }
-}
-
-class FakeCommitter implements OffsetCommitter {
-  readonly commits: (readonly TopicPartitionOffset[])[] = [];
-  commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
-    this.commits.push(offsets);
-    return Promise.resolve();
-  }
-
+class FakeCommitter extends RecordingCommitter {
   last(): number | undefined {
-    return this.commits.flat().filter((o) => o.topic === INPUT && o.partition === PARTITION).at(-1)?.offset;
+    return this.offsetsFor(INPUT, PARTITION).at(-1);
   }
 }
 
@@ -133,7 +106,7 @@ function batchOf(from: number, count: number, replace: Record<number, SourceReco
   };
 }
 
-function setup(sink = new FakeSink()) {
+function setup(sink = new RecordingSink()) {
   const aggregator = new ManualAggregator();
   const committer = new FakeCommitter();
   const clock = { ms: 1_700_000_000_000 };
@@ -273,7 +246,7 @@ describe('Pipeline: a window whose worker failed', () => {
   });
 
   it('commits past the window only once every one of its dead letters is acknowledged', async () => {
-    const { pipeline, aggregator, sink, committer, pool } = setup(new FakeSink('manual'));
+    const { pipeline, aggregator, sink, committer, pool } = setup(new RecordingSink('manual'));
     await pipeline.handleBatch(batchOf(BASE, 3));
     aggregator.fail(0, new WorkerTaskError('worker died', undefined, true));
     await settle();
@@ -356,7 +329,7 @@ describe('Pipeline: a window whose worker failed', () => {
   });
 
   it('fails the pipeline when a dead letter of the failed window cannot be written, and commits nothing', async () => {
-    const { pipeline, aggregator, sink, committer, pool, failure } = setup(new FakeSink('manual'));
+    const { pipeline, aggregator, sink, committer, pool, failure } = setup(new RecordingSink('manual'));
     await pipeline.handleBatch(batchOf(BASE, 3));
     aggregator.fail(0, new WorkerTaskError('worker died', undefined, true));
     await settle();
