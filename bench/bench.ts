@@ -5,12 +5,11 @@
  * Prints a table with ratios to geowindow, checks the targets, appends it
  * all to bench/RESULTS.md and keeps the raw JSON in bench/results/bench-<stamp>/.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, ROOT, appendResults, commandLine, fmtInt, markdownTable, say, stamp, writeJson } from './lib/common.js';
+import { ROOT, appendResults, commandLine, fmtInt, markdownTable, say, stamp, writeJson } from './lib/common.js';
 import { ensureDataset } from './lib/dataset.js';
 import { COMMON_USAGE, datasetOptions, parseFlags, positiveInteger, progressSeconds } from './lib/options.js';
-import { dateOnly, datasetLine, environment, machineLine, mbText, msText, ratioText } from './lib/report.js';
+import { beginRun, machineLine, dateOnly, datasetLine, mbText, msText, ratioText } from './lib/report.js';
 import {
   SYSTEMS,
   measureGeowindow,
@@ -61,15 +60,7 @@ const only = systemList(values.only);
 const skip = new Set(systemList(values.skip));
 const selected = SYSTEMS.filter((s) => (only.length === 0 || only.includes(s)) && !skip.has(s));
 
-if (!existsSync(CLI)) {
-  process.stderr.write('dist/src/cli.js is missing: run npm run build (npm run bench does)\n');
-  process.exit(1);
-}
-
-const startedAt = new Date();
-const outDir = join(ROOT, 'bench', 'results', `bench-${stamp(startedAt)}`);
-const env = environment();
-say(machineLine(env));
+const { startedAt, outDir, env } = beginRun('bench', 'npm run bench');
 const dataset = await ensureDataset(datasetOptions(values, size));
 const ctx: RunContext = { brokers: datasetOptions(values, size).brokers, dataset, outDir, progressSeconds: progressSeconds(values) };
 

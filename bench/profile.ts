@@ -6,12 +6,12 @@
  * Profiles and JSON go to bench/results/profile-<stamp>/ (the .cpuprofile
  * files are git-ignored; open them in Chrome DevTools or speedscope).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, ROOT, appendResults, commandLine, fmtInt, say, stamp, writeJson } from './lib/common.js';
+import { ROOT, appendResults, commandLine, fmtInt, say, stamp, writeJson } from './lib/common.js';
 import { ensureDataset } from './lib/dataset.js';
 import { COMMON_USAGE, datasetOptions, parseFlags, positiveInteger, progressSeconds } from './lib/options.js';
-import { dateOnly, datasetLine, environment, machineLine, mbText } from './lib/report.js';
+import { beginRun, machineLine, dateOnly, datasetLine, mbText } from './lib/report.js';
 import { measureGeowindow, measureRawClient, type Measurement, type RunContext } from './lib/systems.js';
 import { profileMarkdown, summarizeDir, type ProfileSet } from './profile-summary.js';
 
@@ -38,15 +38,7 @@ const values = parseFlags(
 const size = positiveInteger('size', values.size, 2_000_000);
 const workers = positiveInteger('workers', values.workers, 2);
 const samplingUs = positiveInteger('sampling-us', values['sampling-us'], 1000);
-if (!existsSync(CLI)) {
-  process.stderr.write('dist/src/cli.js is missing: run npm run build (npm run bench:profile does)\n');
-  process.exit(1);
-}
-
-const startedAt = new Date();
-const outDir = join(ROOT, 'bench', 'results', `profile-${stamp(startedAt)}`);
-const env = environment();
-say(machineLine(env));
+const { startedAt, outDir, env } = beginRun('profile', 'npm run bench:profile');
 const options = datasetOptions(values, size);
 const dataset = await ensureDataset(options);
 const ctx: RunContext = { brokers: options.brokers, dataset, outDir, progressSeconds: progressSeconds(values) };

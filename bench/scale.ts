@@ -5,12 +5,11 @@
  * set produced once and cached). The cost per record should stay flat and
  * peak RSS should not grow with the data set.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, ROOT, appendResults, commandLine, fmtInt, markdownTable, say, stamp, writeJson } from './lib/common.js';
+import { ROOT, appendResults, commandLine, fmtInt, markdownTable, say, stamp, writeJson } from './lib/common.js';
 import { ensureDataset, type Dataset } from './lib/dataset.js';
 import { COMMON_USAGE, datasetOptions, parseFlags, progressSeconds } from './lib/options.js';
-import { dateOnly, environment, machineLine, mbText, msText, ratioText } from './lib/report.js';
+import { beginRun, machineLine, dateOnly, mbText, msText, ratioText } from './lib/report.js';
 import { measureGeowindow, type Measurement } from './lib/systems.js';
 
 const DEFAULT_RUNS = '500000x2,2000000x2,8000000x2,2000000x1';
@@ -52,15 +51,7 @@ if (values.size !== undefined) {
 }
 const maxCostGrowth = Number(values['max-cost-growth']);
 const maxRssGrowth = Number(values['max-rss-growth']);
-if (!existsSync(CLI)) {
-  process.stderr.write('dist/src/cli.js is missing: run npm run build (npm run bench:scale does)\n');
-  process.exit(1);
-}
-
-const startedAt = new Date();
-const outDir = join(ROOT, 'bench', 'results', `scale-${stamp(startedAt)}`);
-const env = environment();
-say(machineLine(env));
+const { startedAt, outDir, env } = beginRun('scale', 'npm run bench:scale');
 
 // Produce every data set first, so the measurements run back to back.
 const datasets = new Map<number, Dataset>();

@@ -5,11 +5,11 @@
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, cpus, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+export { freePort } from '../../src/net/free-port.js';
 
 /** The repository root: the nearest folder above this file (dist/bench/lib/ or bench/lib/) with a package.json. */
 export const ROOT = ((): string => {
@@ -47,16 +47,6 @@ export function fmtInt(value: number): string {
   return Math.round(value).toLocaleString('en-US');
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolvePort(address.port) : reject(new Error('no free port'))));
-    });
-  });
-}
 
 // ---------------------------------------------------------------------------
 // Child processes

@@ -1,5 +1,7 @@
 /** Text for the console and bench/RESULTS.md. */
-import { fmtInt, machine, packageVersion, round, type Machine } from './common.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, ROOT, fmtInt, machine, packageVersion, round, say, stamp, type Machine } from './common.js';
 import type { Dataset } from './dataset.js';
 import { kcatVersion, pythonVersions } from './systems.js';
 
@@ -19,6 +21,25 @@ export function environment(): Environment {
     kafkajs: packageVersion('kafkajs'),
     platformatic: packageVersion('@platformatic/kafka'),
   };
+}
+
+export interface Run {
+  readonly startedAt: Date;
+  /** bench/results/<kind>-<stamp>/ */
+  readonly outDir: string;
+  readonly env: Environment;
+}
+
+/** The start of every benchmark command: the service must be built; the machine is said once. */
+export function beginRun(kind: 'bench' | 'profile' | 'scale', npmScript: string): Run {
+  if (!existsSync(CLI)) {
+    process.stderr.write(`dist/src/cli.js is missing: run npm run build (${npmScript} does)\n`);
+    process.exit(1);
+  }
+  const startedAt = new Date();
+  const env = environment();
+  say(machineLine(env));
+  return { startedAt, outDir: join(ROOT, 'bench', 'results', `${kind}-${stamp(startedAt)}`), env };
 }
 
 export function machineLine(env: Environment): string {

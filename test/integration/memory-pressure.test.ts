@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { metricValue, type ServiceProcess } from '../support/cli.js';
+import { waitFor } from '../support/kafka.js';
 import { reconcile, type Reconciliation } from '../support/reconcile.js';
 import {
   produceFleet,
@@ -15,11 +16,14 @@ const GOOD = 297_000;
 const BAD = 3_000;
 /**
  * One worker needs a budget of about 180 MB by the plan; unguarded, the
- * service reads a backlog at full speed near 240 MB of RSS, so 256 MB (pause
- * at 218 MB, resume under 179 MB), sampled every 100 ms, makes the breaker
- * work for its living while leaving room for the fetch in flight.
+ * service reads a backlog at full speed at 200-270 MB of RSS. A 256 MB budget
+ * with the water marks at 0.70 and 0.55 (pause at 179 MB, resume under
+ * 141 MB), sampled every 100 ms, makes the breaker work on every run while
+ * leaving 77 MB above the mark for the fetch in flight.
  */
 const BUDGET_MB = 256;
+const HIGH_WATER = '0.70';
+const LOW_WATER = '0.55';
 const SAMPLE_MS = 200;
 
 describe('a tight memory budget under a fast fleet', () => {
@@ -34,7 +38,14 @@ describe('a tight memory budget under a fast fleet', () => {
   beforeAll(async () => {
     topics = await scenarioTopics(brokers);
     await produceFleet(brokers, topics.in, { good: GOOD, bad: BAD, devices: 500 });
-    service = await startService(brokers, topics, { MEMORY_LIMIT_MB: String(BUDGET_MB), MEMORY_SAMPLE_MS: '100', WORKERS: '1', LOG_LEVEL: 'warn' }, ['--expose-gc']);
+    service = await startService(brokers, topics, {
+        MEMORY_LIMIT_MB: String(BUDGET_MB),
+        MEMORY_HIGH_WATER: HIGH_WATER,
+        MEMORY_LOW_WATER: LOW_WATER,
+        MEMORY_SAMPLE_MS: '100',
+        WORKERS: '1',
+        LOG_LEVEL: 'warn',
+      }, ['--expose-gc']);
     const sampler = setInterval(() => {
       service.metrics().then(
         (text) => rssSamples.push(metricValue(text, 'process_resident_memory_bytes') ?? 0),
@@ -46,7 +57,17 @@ describe('a tight memory budget under a fast fleet', () => {
     } finally {
       clearInterval(sampler);
     }
-    metrics = await service.metrics();
+    // The backlog is done: the last pause ends in a resume within a few samples.
+    metrics = await waitFor(
+      'the consumer resumed',
+      async () => {
+        const text = await service.metrics();
+        return metricValue(text, 'geowindow_consumer_paused') === 0 ? text : undefined;
+      },
+      15_000,
+      undefined,
+      200,
+    );
     exitCode = await service.stop('SIGTERM');
     const records = await readScenario(brokers, topics);
     result = reconcile(topics.in, records.inputs, records.outputs, records.deadLetters);
@@ -60,7 +81,6 @@ describe('a tight memory budget under a fast fleet', () => {
     expect(metricValue(metrics, 'geowindow_memory_budget_bytes')).toBe(BUDGET_MB * 1024 * 1024);
     expect(metricValue(metrics, 'geowindow_consumer_pauses_total')).toBeGreaterThanOrEqual(1);
     expect(metricValue(metrics, 'geowindow_consumer_paused_seconds_total')).toBeGreaterThan(0);
-    // It finished the backlog, so every pause ended in a resume.
     expect(metricValue(metrics, 'geowindow_consumer_paused')).toBe(0);
   });
 
