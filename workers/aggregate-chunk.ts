@@ -10,7 +10,7 @@
  * Only the SharedArrayBuffer reference crosses; the records are decoded here,
  * in parallel, so the main thread only fetches, copies and writes.
  */
-import { decodeReading, emptyReading, type DecodeLimits } from '../src/decode/decode-reading.js';
+import { decodeReading, decodeReadingAt, emptyReading, type DecodeLimits } from '../src/decode/decode-reading.js';
 import {
   chunkLayout,
   chunkViews,
@@ -51,13 +51,13 @@ export default function aggregateChunk(task: AggregateTask): ChunkResult {
   for (let row = 0; row < task.count; row++) {
     const start = index[row * INDEX_SLOTS + VALUE_START]!;
     const length = index[row * INDEX_SLOTS + VALUE_LENGTH]!;
-    const value = length < 0 ? null : bytes.subarray(start, start + length);
-    const reason = decodeReading(value, limits, scratch);
+    const reason =
+      length < 0 ? decodeReading(null, limits, scratch) : decodeReadingAt(bytes, start, start + length, limits, scratch);
     if (reason !== null) {
       bad.push({ row, reason, detail: scratch.detail });
       continue;
     }
-    if (scratch.readings !== undefined && !readings.add(scratch.readings)) {
+    if (!readings.add(scratch.readingNames, scratch.readingValues, scratch.readingCount)) {
       bad.push({ row, reason: 'too_many_readings', detail: `more than ${task.maxReadings} reading names in the window` });
       continue;
     }

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { decodeReadingFast } from './fast-reading.js';
 import type { DeadLetterReason } from './reasons.js';
 
 /**
@@ -10,14 +11,20 @@ export interface DecodedReading {
   ts: number;
   lon: number;
   lat: number;
-  /** The record's `readings` object as parsed, or undefined when it has none. */
-  readings: Record<string, unknown> | undefined;
+  /**
+   * The record's readings, in the first `readingCount` slots of the two
+   * arrays, which grow and are reused: a name and its value, NaN where the
+   * sensor reported nothing (null).
+   */
+  readingNames: string[];
+  readingValues: number[];
+  readingCount: number;
   /** Which field failed, set only when decoding fails. */
   detail: string;
 }
 
 export function emptyReading(): DecodedReading {
-  return { deviceId: '', ts: 0, lon: 0, lat: 0, readings: undefined, detail: '' };
+  return { deviceId: '', ts: 0, lon: 0, lat: 0, readingNames: [], readingValues: [], readingCount: 0, detail: '' };
 }
 
 const MAX_DEVICE_ID_LENGTH = 256;
@@ -47,6 +54,32 @@ export interface DecodeLimits {
  * naming the field). Never throws on bad input.
  */
 export function decodeReading(
+  value: Buffer | null,
+  limits: DecodeLimits,
+  out: DecodedReading,
+): DeadLetterReason | null {
+  if (value === null) return fail(out, 'empty', 'value');
+  return decodeReadingAt(value, 0, value.length, limits, out);
+}
+
+/**
+ * decodeReading of bytes[start, end), without a view per record: the byte
+ * reader takes the records it reads exactly (nearly all), `JSON.parse`
+ * decides the rest and names why a record is bad.
+ */
+export function decodeReadingAt(
+  bytes: Buffer,
+  start: number,
+  end: number,
+  limits: DecodeLimits,
+  out: DecodedReading,
+): DeadLetterReason | null {
+  if (decodeReadingFast(bytes, start, end, limits, out)) return null;
+  return decodeReadingSlow(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), limits, out);
+}
+
+/** The definition of a valid reading, on `JSON.parse`'s tree. */
+export function decodeReadingSlow(
   value: Buffer | null,
   limits: DecodeLimits,
   out: DecodedReading,
@@ -103,20 +136,23 @@ function decodeProperties(fields: Json, limits: DecodeLimits, out: DecodedReadin
   const tsReason = decodeTimestamp(fields.ts, out);
   if (tsReason !== null) return tsReason;
   const readings = fields.readings;
-  if (readings === undefined || readings === null) {
-    out.readings = undefined;
-  } else {
+  let count = 0;
+  if (readings !== undefined && readings !== null) {
     if (!isObject(readings)) return fail(out, 'invalid_field', 'readings');
-    let count = 0;
     for (const name in readings) {
-      if (++count > limits.maxReadings) return fail(out, 'too_many_readings', `more than ${limits.maxReadings}`);
+      if (count === limits.maxReadings) return fail(out, 'too_many_readings', `more than ${limits.maxReadings}`);
       const reading = readings[name];
-      if (reading === null) continue; // a sensor that reported nothing this time
-      if (typeof reading !== 'number') return fail(out, 'invalid_field', `readings.${name}`);
-      if (!Number.isFinite(reading)) return fail(out, 'non_finite', `readings.${name}`);
+      if (reading !== null) {
+        if (typeof reading !== 'number') return fail(out, 'invalid_field', `readings.${name}`);
+        if (!Number.isFinite(reading)) return fail(out, 'non_finite', `readings.${name}`);
+      }
+      out.readingNames[count] = name;
+      // NaN: a sensor that reported nothing this time.
+      out.readingValues[count] = typeof reading === 'number' ? reading : Number.NaN;
+      count++;
     }
-    out.readings = readings;
   }
+  out.readingCount = count;
   out.deviceId = deviceId;
   return null;
 }

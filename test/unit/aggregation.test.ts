@@ -286,14 +286,20 @@ describe('aggregateChunk: readings', () => {
   });
 });
 
+/** Folds a record's readings object in, the way the decoder hands them over (NaN for null). */
+function addReadings(stats: ReadingStatsAccumulator, readings: Record<string, number | null>): boolean {
+  const names = Object.keys(readings);
+  return stats.add(names, names.map((name) => readings[name] ?? Number.NaN), names.length);
+}
+
 describe('ReadingStatsAccumulator', () => {
   it('folds records in, and refuses whole a record that would pass the name cap', () => {
     const stats = new ReadingStatsAccumulator(2);
-    expect(stats.add({ a: 1 })).toBe(true);
-    expect(stats.add({ a: 3, b: -1, c: null })).toBe(true);
+    expect(addReadings(stats, { a: 1 })).toBe(true);
+    expect(addReadings(stats, { a: 3, b: -1, c: null })).toBe(true);
     // b is known, d would be a third name: nothing of the record is folded, b included.
-    expect(stats.add({ b: 100, d: 5 })).toBe(false);
-    expect(stats.add({})).toBe(true);
+    expect(addReadings(stats, { b: 100, d: 5 })).toBe(false);
+    expect(addReadings(stats, {})).toBe(true);
     expect(stats.result()).toEqual({
       a: { count: 2, min: 1, max: 3, mean: 2 },
       b: { count: 1, min: -1, max: -1, mean: -1 },
@@ -302,7 +308,7 @@ describe('ReadingStatsAccumulator', () => {
 
   it('gives a result with no prototype, so any name is a plain key', () => {
     const stats = new ReadingStatsAccumulator(4);
-    stats.add(JSON.parse('{"__proto__": 1, "constructor": 2}') as Record<string, unknown>);
+    addReadings(stats, JSON.parse('{"__proto__": 1, "constructor": 2}') as Record<string, number>);
     const result = stats.result();
     expect(Object.getPrototypeOf(result)).toBeNull();
     expect(Object.keys(result)).toEqual(['__proto__', 'constructor']);

@@ -21,16 +21,21 @@ export class ReadingStatsAccumulator {
     this.#maxNames = maxNames;
   }
 
-  /** Folds one record's readings in; false (nothing folded) when they would pass the name cap. */
-  add(readings: Record<string, unknown>): boolean {
+  /**
+   * Folds one record's readings in (the first `count` names and values, NaN
+   * where the sensor reported nothing); false (nothing folded) when they
+   * would pass the name cap. A record never repeats a name.
+   */
+  add(names: readonly string[], values: readonly number[], count: number): boolean {
     let newNames = 0;
-    for (const name in readings) {
-      if (typeof readings[name] === 'number' && !this.#stats.has(name)) newNames++;
+    for (let i = 0; i < count; i++) {
+      if (!Number.isNaN(values[i]) && !this.#stats.has(names[i]!)) newNames++;
     }
     if (this.#stats.size + newNames > this.#maxNames) return false;
-    for (const name in readings) {
-      const value = readings[name];
-      if (typeof value !== 'number') continue; // null: the sensor reported nothing this time
+    for (let i = 0; i < count; i++) {
+      const value = values[i]!;
+      if (Number.isNaN(value)) continue;
+      const name = names[i]!;
       const running = this.#stats.get(name);
       if (running === undefined) {
         this.#stats.set(name, { count: 1, min: value, max: value, sum: value });
