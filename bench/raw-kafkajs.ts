@@ -7,10 +7,11 @@
  *   node dist/bench/raw-kafkajs.js --brokers 127.0.0.1:9092 --topic T --expect N [--group G]
  */
 import { Kafka, logLevel } from 'kafkajs';
+import { FETCH_MAX_BYTES, FETCH_MAX_BYTES_PER_PARTITION } from '../src/memory/plan.js';
 import { RawCounter, rawArgs } from './lib/raw-count.js';
 
-/** The product's default plan (a 1024 MB budget): maxBytes 8 MiB, a quarter of that per partition at most 1 MiB. */
-export const FETCH = { maxBytes: 8 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024, maxWaitTimeInMs: 500 } as const;
+/** The product's fetch sizes (2 MiB, 512 KiB per partition); 8 MiB ones read no faster here, at more RSS. */
+export const FETCH = { maxBytes: FETCH_MAX_BYTES, maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION, maxWaitTimeInMs: 500 } as const;
 
 const args = rawArgs('kafkajs');
 const kafka = new Kafka({ clientId: 'bench-raw-kafkajs', brokers: args.brokers, logLevel: logLevel.ERROR });

@@ -2,15 +2,16 @@
  * The raw consume ceiling of @platformatic/kafka (a maintained pure-JS
  * client), measured the way raw-kafkajs.ts measures kafkajs: a fresh consumer
  * group reads the whole topic from the earliest offset, counting records and
- * their bytes, with the same fetch sizes (8 MiB, 1 MiB per partition, 500 ms
+ * their bytes, with the same fetch sizes (2 MiB, 512 KiB per partition, 500 ms
  * wait). Values stay Buffers (no deserialiser). One JSON summary on stdout.
  *
  *   node dist/bench/raw-platformatic.js --brokers 127.0.0.1:9092 --topic T --expect N [--group G]
  */
 import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes } from '@platformatic/kafka';
+import { FETCH_MAX_BYTES, FETCH_MAX_BYTES_PER_PARTITION } from '../src/memory/plan.js';
 import { RawCounter, rawArgs } from './lib/raw-count.js';
 
-const FETCH = { maxBytes: 8 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024, maxWaitTime: 500 } as const;
+const FETCH = { maxBytes: FETCH_MAX_BYTES, maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION, maxWaitTime: 500 } as const;
 
 const args = rawArgs('platformatic');
 const consumer = new Consumer({ clientId: 'bench-raw-platformatic', groupId: args.group, bootstrapBrokers: args.brokers });

@@ -7,6 +7,7 @@ import type { ChunkResult } from '../protocol/messages.js';
 import { aggregateKey, aggregateRecord } from '../windows/aggregate-record.js';
 import { CountWindow, type WindowCloseReason } from '../windows/count-window.js';
 import { chunkRowDeadLetter, deadLetterRecord } from './dead-letter.js';
+import { decimalStringToNumber } from './decimal-string.js';
 import { OffsetTracker } from './offset-tracker.js';
 import type { Aggregator, RecordSink } from './ports.js';
 import type { OutgoingRecord, SourceRecord } from './records.js';
@@ -93,16 +94,16 @@ export class PartitionStream {
   }
 
   /**
-   * Copies a record into the open window. Returns false, copying nothing,
-   * when the window's bytes are full and it must be closed first.
+   * Copies a record into the open window (`now`: the batch's clock reading,
+   * for the idle close). Returns false, copying nothing, when the window's
+   * bytes are full and it must be closed first.
    */
-  append(record: SourceRecord, offset: number): boolean {
+  append(record: SourceRecord, offset: number, now: number): boolean {
     const window = this.#open!;
-    if (window.chunk.append(record.key, record.value, record.headers, offset, Number(record.timestamp)) === 'bytes_full') {
-      return false;
-    }
+    const timestamp = decimalStringToNumber(record.timestamp);
+    if (window.chunk.append(record.key, record.value, record.headers, offset, timestamp) === 'bytes_full') return false;
     window.lastOffset = offset;
-    window.lastAppendAt = this.#ctx.now();
+    window.lastAppendAt = now;
     this.tracker.seen(offset);
     if (window.chunk.full) this.close('count');
     return true;

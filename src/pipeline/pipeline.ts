@@ -5,6 +5,7 @@ import type { ChunkPool } from '../chunks/chunk-pool.js';
 import type { Metrics } from '../metrics.js';
 import type { WindowCloseReason } from '../windows/count-window.js';
 import { PartitionStream, type InFlight, type StreamContext } from './partition-stream.js';
+import { decimalStringToNumber } from './decimal-string.js';
 import type { Aggregator, OffsetCommitter, RecordSink } from './ports.js';
 import type { RecordBatch, SourceRecord, TopicPartitionOffset } from './records.js';
 
@@ -104,15 +105,17 @@ export class Pipeline {
     const { maxMessageBytes } = this.#options;
     let lastRead: string | undefined;
     let read = 0;
+    // One clock reading per batch: a batch is handled in milliseconds, far under WINDOW_IDLE_MS.
+    const now = this.#ctx.now();
     for (const record of batch.records) {
-      const offset = Number(record.offset);
+      const offset = decimalStringToNumber(record.offset);
       // The only check made here: a record too large to copy into a chunk.
       // Everything else is decoded and validated by the workers.
       const size = (record.value === null ? 0 : record.value.length) + (record.key === null ? 0 : record.key.length);
       if (size > maxMessageBytes) {
         if (this.#inFlight.deadLetterBytes > this.#options.deadLetterBytesLimit && !(await this.#waitForDeadLetters(batch))) break;
         stream.deadLetter(record, offset, 'oversized', `${size} bytes > ${maxMessageBytes}`);
-      } else if (stream.openWindow === undefined || !stream.append(record, offset)) {
+      } else if (stream.openWindow === undefined || !stream.append(record, offset, now)) {
         if (!(await this.#appendToNewWindow(stream, batch, record, offset))) break;
       }
       lastRead = record.offset;
@@ -141,7 +144,7 @@ export class Pipeline {
     }
     stream.open(chunk, offset);
     // An empty chunk holds any record up to MAX_MESSAGE_BYTES: the plan sizes its bytes so.
-    if (!stream.append(record, offset)) throw new RangeError(`a ${chunk.layout.byteCapacity}-byte chunk cannot hold offset ${offset}`);
+    if (!stream.append(record, offset, this.#ctx.now())) throw new RangeError(`a ${chunk.layout.byteCapacity}-byte chunk cannot hold offset ${offset}`);
     return true;
   }
 

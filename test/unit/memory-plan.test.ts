@@ -87,10 +87,9 @@ describe('planMemory: the split', () => {
       worker: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 8 },
       workerHeapBytes: 2 * (16 + 8) * MB,
       chunkPool: { chunks, byteCapacity, chunkBytes, bytes: chunks * chunkBytes },
-      // 2% of the budget (~20 MB) is above both caps.
-      fetch: { maxBytes: 8 * MB, maxBytesPerPartition: MB, reserveBytes: 32 * MB },
+      fetch: { maxBytes: 2 * MB, maxBytesPerPartition: 512 * KiB, reserveBytes: 8 * MB },
       deadLetterBytes: 16 * MB,
-      headroomBytes: (1024 - 112 - 48 - 32 - 16) * MB - chunks * chunkBytes,
+      headroomBytes: (1024 - 112 - 48 - 8 - 16) * MB - chunks * chunkBytes,
     });
   });
 
@@ -164,29 +163,13 @@ describe('planMemory: the chunk pool', () => {
   });
 });
 
-describe('planMemory: fetch bounds', () => {
+describe('planMemory: fetch sizes', () => {
   // Small chunks (4 of 68,736 bytes), so that 170 MB holds the rest.
   const input = { workers: 1, chunkSize: 100, chunkPoolSize: 4 };
 
-  it('takes 2% of a small budget for a fetch and a quarter of that per partition', () => {
-    const { fetch } = plan(170, input);
-    // 0.02 * 170 * 2^20 = 3,565,158.4; a quarter of 3,565,158 is 891,289.5.
-    expect(fetch).toEqual({ maxBytes: 3_565_158, maxBytesPerPartition: 891_289, reserveBytes: 4 * 3_565_158 });
-  });
-
-  it('caps a fetch at 8 MiB and a partition at 1 MiB on a large budget', () => {
-    expect(plan(1024, input).fetch).toEqual({ maxBytes: 8 * MB, maxBytesPerPartition: MB, reserveBytes: 32 * MB });
-  });
-
-  it('keeps maxBytes within [512 KiB, 8 MiB] and maxBytesPerPartition within [64 KiB, 1 MiB] at any budget', () => {
-    for (const mb of [170, 180, 199, 200, 256, 399, 400, 401, 1024, 65_536, 4_194_304]) {
-      const { fetch } = plan(mb, input);
-      expect(fetch.maxBytes).toBeGreaterThanOrEqual(512 * KiB);
-      expect(fetch.maxBytes).toBeLessThanOrEqual(8 * MB);
-      expect(fetch.maxBytesPerPartition).toBeGreaterThanOrEqual(64 * KiB);
-      expect(fetch.maxBytesPerPartition).toBeLessThanOrEqual(MB);
-      expect(fetch.maxBytesPerPartition).toBeLessThanOrEqual(fetch.maxBytes);
-      expect(Number.isInteger(fetch.maxBytes) && Number.isInteger(fetch.maxBytesPerPartition)).toBe(true);
+  it('fetches 2 MiB, 512 KiB per partition, at any budget, and reserves 4x that for the decoded batch', () => {
+    for (const mb of [170, 256, 1024, 65_536, 4_194_304]) {
+      expect(plan(mb, input).fetch).toEqual({ maxBytes: 2 * MB, maxBytesPerPartition: 512 * KiB, reserveBytes: 8 * MB });
     }
   });
 });
@@ -210,19 +193,19 @@ describe('planMemory: a budget too small', () => {
   /*
    * Fixed: runtime 80 + 2 * 16 MB and worker heaps 2 * (16 + 8) MB = 160 MB.
    * The auto pool takes a tenth of the budget in whole chunks of 832,000
-   * bytes (about 30 near 240 MB, under the cap); the fetch reserve (4 * 2%)
-   * and the dead letters (2%) another tenth. With 32 MB of headroom that is
-   * about 0.8 * B >= 192 MB, B >= 240 MB. Exactly, with the roundings:
-   *   240 MB: 30 chunks (24,960,000), fetch 4 * 5,033,164, dead letters
-   *           5,033,164: committed 217,897,980, headroom 33,760,260 >= 32 MiB;
-   *   239 MB: 30 chunks, fetch 4 * 5,012,193, dead letters 5,012,193:
-   *           committed 217,793,125, headroom 32,816,539 < 32 MiB.
+   * bytes (28 near 227 MB, under the cap), the dead letters 2%, the fetch
+   * reserve a fixed 4 * 2 MiB. With 32 MiB of headroom that is about
+   * 0.88 * B >= 200 MB, B >= 227 MB. Exactly, with the roundings:
+   *   227 MB: 28 chunks (23,296,000), fetch 8,388,608, dead letters
+   *           4,760,535: committed 204,217,303, headroom 33,809,449 >= 32 MiB;
+   *   226 MB: 28 chunks, fetch 8,388,608, dead letters 4,739,563:
+   *           committed 204,196,331, headroom 32,781,845 < 32 MiB.
    */
-  const NEEDED_MB = 240;
+  const NEEDED_MB = 227;
 
   it('works out the least budget with the pool under its cap', () => {
-    expect(MAX_AUTO_CHUNKS).toBeGreaterThanOrEqual(30);
-    expect(plan(NEEDED_MB, input).chunkPool.chunks).toBe(30);
+    expect(MAX_AUTO_CHUNKS).toBeGreaterThanOrEqual(28);
+    expect(plan(NEEDED_MB, input).chunkPool.chunks).toBe(28);
   });
 
   it('refuses 128 MB, naming MEMORY_LIMIT_MB, the budget and the MB it needs', () => {
