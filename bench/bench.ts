@@ -30,12 +30,14 @@ geowindow end to end, the raw consume ceiling of kafkajs and of
 
 ${COMMON_USAGE}
   --workers W           geowindow's WORKERS (default 2)
+  --node-args "A B"     extra Node.js/V8 flags for geowindow's process (e.g. "--max-semi-space-size=8")
   --only LIST           run only these systems (comma-separated: ${SYSTEMS.join(',')})
   --skip LIST           leave these systems out`;
 
 const values = parseFlags(
   {
     workers: { type: 'string', default: '2' },
+    'node-args': { type: 'string', default: '' },
     only: { type: 'string' },
     skip: { type: 'string' },
   },
@@ -56,6 +58,7 @@ function systemList(raw: string | undefined): SystemName[] {
 
 const size = positiveInteger('size', values.size, 2_000_000);
 const workers = positiveInteger('workers', values.workers, 2);
+const nodeArgs = (values['node-args'] ?? '').split(/\s+/).filter(Boolean);
 const only = systemList(values.only);
 const skip = new Set(systemList(values.skip));
 const selected = SYSTEMS.filter((s) => (only.length === 0 || only.includes(s)) && !skip.has(s));
@@ -71,7 +74,7 @@ for (const system of selected) {
   try {
     const measurement =
       system === 'geowindow'
-        ? await measureGeowindow(ctx, { workers })
+        ? await measureGeowindow(ctx, { workers, nodeArgs })
         : system === 'kafkajs' || system === 'platformatic'
           ? await measureRawClient(ctx, system)
           : system === 'recipe'
@@ -168,7 +171,7 @@ for (const [system, reason] of [...skipped, ...failures]) notes.push(`${system} 
 const targets = checks.map((c) => `- ${verdict(c.pass)}: ${c.name}: ${c.detail}`).join('\n');
 const method = [
   'How it is measured: one system at a time, each reading the whole topic once from a fresh consumer group.',
-  'geowindow: `node --expose-gc dist/src/cli.js run` with fresh output and dead-letter topics, LOG_LEVEL=warn;',
+  `geowindow: \`node --expose-gc ${nodeArgs.map((a) => `${a} `).join('')}dist/src/cli.js run\` with fresh output and dead-letter topics, LOG_LEVEL=warn;`,
   'records/s from the first /metrics sample with records in (polled every 50 ms; records counted by then are left out)',
   'to the group\'s committed offsets equal to the end offsets (admin poll every 50 ms); once every record is read the',
   'harness sends SIGTERM, so the last partial windows are closed, written and committed at once instead of after',
