@@ -21,9 +21,10 @@ const WORKER_YOUNG_GENERATION_MB = 8;
 const CHUNK_POOL_SHARE = 0.1;
 /**
  * kafkajs fetch sizes, the same at any budget. Measured with the benchmark's
- * 2M readings: 2 MiB fetches read as fast as 4 and 8 MiB ones (or faster:
- * less of the decoded batch survives into V8's old generation) at 30-55 MB
- * less peak RSS; 1 MiB fetches were 15% slower.
+ * 2M readings (bench/RESULTS.md): 2 MiB fetches read as fast as 4 and 8 MiB
+ * ones, or faster (less of the decoded batch survives into V8's old
+ * generation), at 30-55 MB less peak RSS; 1 MiB fetches saved 30 MB more
+ * but read 5-10% slower.
  */
 export const FETCH_MAX_BYTES = 2 * MB;
 export const FETCH_MAX_BYTES_PER_PARTITION = 512 * 1024;
