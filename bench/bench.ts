@@ -6,10 +6,10 @@
  * all to bench/RESULTS.md and keeps the raw JSON in bench/results/bench-<stamp>/.
  */
 import { join } from 'node:path';
-import { ROOT, appendResults, commandLine, fmtInt, markdownTable, say, stamp, writeJson } from './lib/common.js';
+import { appendResults, commandLine, fmtInt, markdownTable, ROOT, say, stamp, writeJson } from './lib/common.js';
 import { ensureDataset } from './lib/dataset.js';
 import { COMMON_USAGE, datasetOptions, parseFlags, positiveInteger, progressSeconds } from './lib/options.js';
-import { beginRun, machineLine, dateOnly, datasetLine, mbText, msText, ratioText } from './lib/report.js';
+import { beginRun, datasetLine, mbText, msText, ratioText, sectionHead } from './lib/report.js';
 import {
   SYSTEMS,
   measureGeowindow,
@@ -63,7 +63,8 @@ const only = systemList(values.only);
 const skip = new Set(systemList(values.skip));
 const selected = SYSTEMS.filter((s) => (only.length === 0 || only.includes(s)) && !skip.has(s));
 
-const { startedAt, outDir, env } = beginRun('bench', 'npm run bench');
+const run = beginRun('bench', 'npm run bench');
+const { startedAt, outDir, env } = run;
 const dataset = await ensureDataset(datasetOptions(values, size));
 const ctx: RunContext = { brokers: datasetOptions(values, size).brokers, dataset, outDir, progressSeconds: progressSeconds(values) };
 
@@ -184,14 +185,7 @@ const method = [
 ].join(' ');
 
 const section = [
-  `## Throughput: ${dateOnly(startedAt)} (${fmtInt(size)} readings)`,
-  '',
-  machineLine(env),
-  '',
-  '```sh',
-  commandLine(),
-  '```',
-  '',
+  ...sectionHead('Throughput', run, ` (${fmtInt(size)} readings)`),
   datasetLine(dataset),
   '',
   table,

@@ -13,9 +13,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { decodeReadingAt, decodeReadingSlow, emptyReading, type DecodeLimits } from '../src/decode/decode-reading.js';
 import { Fleet } from '../src/fleet/messages.js';
-import { appendResults, commandLine, fmtInt, markdownTable, say, writeJson } from './lib/common.js';
+import { appendResults, fmtInt, markdownTable, say, writeJson } from './lib/common.js';
 import { parseFlags, positiveInteger } from './lib/options.js';
-import { beginRun, dateOnly, machineLine } from './lib/report.js';
+import { beginRun, sectionHead } from './lib/report.js';
 
 const USAGE = `Usage: npm run bench:decode -- [options]
 
@@ -28,7 +28,8 @@ Per-record decode cost of the workers' reader against the JSON.parse path, in on
 const values = parseFlags({ records: { type: 'string' }, rounds: { type: 'string' } }, USAGE);
 const count = positiveInteger('records', values.records, 20_000);
 const rounds = positiveInteger('rounds', values.rounds, 15);
-const { startedAt, outDir, env } = beginRun('decode', 'npm run bench:decode');
+const run = beginRun('decode', 'npm run bench:decode');
+const { outDir } = run;
 
 // The benchmark's data: the same fleet, seed and share of bad records; bad ones too large for a chunk are left out.
 const fleet = new Fleet({ devices: 1000, seed: 1, oversizeBytes: 70_000 });
@@ -113,14 +114,7 @@ const table = markdownTable(
 );
 const avgBytes = bytes.length / records.length;
 const section = [
-  `## Worker decode, one thread: ${dateOnly(startedAt)}`,
-  '',
-  machineLine(env),
-  '',
-  '```sh',
-  commandLine(),
-  '```',
-  '',
+  ...sectionHead('Worker decode, one thread', run),
   `${fmtInt(records.length)} records of the benchmark's fleet (seed 1, 1000 devices, ${fmtInt(slow.bad)} bad, ${avgBytes.toFixed(0)} bytes on average) ` +
     `back to back in one buffer as in a chunk; ${rounds} timed rounds of each decoder, alternating, after 3 warm-up rounds. Both give the same verdict on every record.`,
   '',

@@ -6,10 +6,10 @@
  * recipe's Python interpreter with numpy and confluent-kafka imported.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLI, appendResults, commandLine, freePort, markdownTable, procMemory, say, start, until, writeJson } from './lib/common.js';
+import { appendResults, CLI, freePort, markdownTable, procMemory, say, start, until, writeJson } from './lib/common.js';
 import { withAdmin } from './lib/dataset.js';
 import { COMMON_USAGE, brokersOf, parseFlags } from './lib/options.js';
-import { beginRun, dateOnly, machineLine, mbText } from './lib/report.js';
+import { beginRun, mbText, sectionHead } from './lib/report.js';
 import { join } from 'node:path';
 
 const USAGE = `Usage: npm run bench:floor -- [options]
@@ -26,7 +26,8 @@ if (!(settleMs > 0)) {
   process.exit(2);
 }
 const brokers = brokersOf(values);
-const { startedAt, outDir, env } = beginRun('floor', 'npm run bench:floor');
+const run = beginRun('floor', 'npm run bench:floor');
+const { outDir } = run;
 
 interface Row {
   readonly what: string;
@@ -109,14 +110,7 @@ const table = markdownTable(
   rows.map((r) => [r.what, mbText(r.rssBytes), `\`${r.command}\``]),
 );
 const section = [
-  `## Memory floor: ${dateOnly(startedAt)}`,
-  '',
-  machineLine(env),
-  '',
-  '```sh',
-  commandLine(),
-  '```',
-  '',
+  ...sectionHead('Memory floor', run),
   `Resident memory (VmRSS) of each runtime after ${settleMs / 1000} s idle, before any record; geowindow once its group is joined (/readyz).`,
   '',
   table,

@@ -8,10 +8,10 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, appendResults, commandLine, fmtInt, say, stamp, writeJson } from './lib/common.js';
+import { appendResults, commandLine, fmtInt, ROOT, say, stamp, writeJson } from './lib/common.js';
 import { ensureDataset } from './lib/dataset.js';
 import { COMMON_USAGE, datasetOptions, parseFlags, positiveInteger, progressSeconds } from './lib/options.js';
-import { beginRun, machineLine, dateOnly, datasetLine, mbText } from './lib/report.js';
+import { beginRun, datasetLine, mbText, sectionHead } from './lib/report.js';
 import { measureGeowindow, measureRawClient, type Measurement, type RunContext } from './lib/systems.js';
 import { profileMarkdown, summarizeDir, type ProfileSet } from './profile-summary.js';
 
@@ -38,7 +38,8 @@ const values = parseFlags(
 const size = positiveInteger('size', values.size, 2_000_000);
 const workers = positiveInteger('workers', values.workers, 2);
 const samplingUs = positiveInteger('sampling-us', values['sampling-us'], 1000);
-const { startedAt, outDir, env } = beginRun('profile', 'npm run bench:profile');
+const run = beginRun('profile', 'npm run bench:profile');
+const { startedAt, outDir, env } = run;
 const options = datasetOptions(values, size);
 const dataset = await ensureDataset(options);
 const ctx: RunContext = { brokers: options.brokers, dataset, outDir, progressSeconds: progressSeconds(values) };
@@ -73,14 +74,7 @@ if (values['with-platformatic'] === true) {
 
 const rate = (m: Measurement) => `${fmtInt(m.recordsPerSecond)} rec/s and ${mbText(m.peakRssBytes)} MB peak RSS under the profiler`;
 const parts = [
-  `## CPU profile: ${dateOnly(startedAt)} (${fmtInt(size)} readings)`,
-  '',
-  machineLine(env),
-  '',
-  '```sh',
-  commandLine(),
-  '```',
-  '',
+  ...sectionHead('CPU profile', run, ` (${fmtInt(size)} readings)`),
   datasetLine(dataset),
   '',
   `geowindow end to end with ${workers} workers, \`node --cpu-prof\` (sampling every ${samplingUs} µs): ${rate(geowindow)}. ` +

@@ -6,10 +6,10 @@
  * peak RSS should not grow with the data set.
  */
 import { join } from 'node:path';
-import { ROOT, appendResults, commandLine, fmtInt, markdownTable, say, stamp, writeJson } from './lib/common.js';
+import { appendResults, commandLine, fmtInt, markdownTable, ROOT, say, stamp, writeJson } from './lib/common.js';
 import { ensureDataset, type Dataset } from './lib/dataset.js';
 import { COMMON_USAGE, datasetOptions, parseFlags, progressSeconds } from './lib/options.js';
-import { beginRun, machineLine, dateOnly, mbText, msText, ratioText } from './lib/report.js';
+import { beginRun, mbText, msText, ratioText, sectionHead } from './lib/report.js';
 import { measureGeowindow, type Measurement } from './lib/systems.js';
 
 const DEFAULT_RUNS = '500000x2,2000000x2,8000000x2,2000000x1';
@@ -51,7 +51,8 @@ if (values.size !== undefined) {
 }
 const maxCostGrowth = Number(values['max-cost-growth']);
 const maxRssGrowth = Number(values['max-rss-growth']);
-const { startedAt, outDir, env } = beginRun('scale', 'npm run bench:scale');
+const run = beginRun('scale', 'npm run bench:scale');
+const { startedAt, outDir, env } = run;
 
 // Produce every data set first, so the measurements run back to back.
 const datasets = new Map<number, Dataset>();
@@ -124,14 +125,7 @@ for (const [size, same] of bySize) {
 
 const first = datasets.values().next().value as Dataset;
 const section = [
-  `## Scaling: ${dateOnly(startedAt)}`,
-  '',
-  machineLine(env),
-  '',
-  '```sh',
-  commandLine(),
-  '```',
-  '',
+  ...sectionHead('Scaling', run),
   `Data sets: topics \`bench-<size>-s${first.seed}\` from \`geowindow produce\` (${first.devices} devices, ${first.badRatio * 100}% bad records), ` +
     `${first.partitions} partitions. Each row is the geowindow measurement of \`npm run bench\` (fresh group, first fetch to last commit, ` +
     'VmHWM); wall µs/record is 1 / records/s, CPU µs/record the service\'s user+system CPU (all threads) from the first ' +

@@ -1,7 +1,7 @@
 /** Text for the console and bench/RESULTS.md. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, ROOT, fmtInt, machine, packageVersion, round, say, stamp, type Machine } from './common.js';
+import { CLI, ROOT, commandLine, fmtInt, machine, packageVersion, round, say, stamp, type Machine } from './common.js';
 import type { Dataset } from './dataset.js';
 import { kcatVersion, pythonVersions } from './systems.js';
 
@@ -72,4 +72,9 @@ export const msText = (value: number | undefined) => (value === undefined ? '-' 
 
 export function dateOnly(date = new Date()): string {
   return date.toISOString().slice(0, 10);
+}
+
+/** The first lines of a RESULTS.md section: `## <title>: <date><suffix>`, the machine, the command that ran. */
+export function sectionHead(title: string, run: Run, suffix = ''): string[] {
+  return [`## ${title}: ${dateOnly(run.startedAt)}${suffix}`, '', machineLine(run.env), '', '```sh', commandLine(), '```', ''];
 }
