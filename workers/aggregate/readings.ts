@@ -27,11 +27,14 @@ export class ReadingStatsAccumulator {
    * would pass the name cap. A record never repeats a name.
    */
   add(names: readonly string[], values: readonly number[], count: number): boolean {
-    let newNames = 0;
-    for (let i = 0; i < count; i++) {
-      if (!Number.isNaN(values[i]) && !this.#stats.has(names[i]!)) newNames++;
+    // Counting the new names costs a lookup per reading; only needed when the record could reach the cap.
+    if (this.#stats.size + count > this.#maxNames) {
+      let newNames = 0;
+      for (let i = 0; i < count; i++) {
+        if (!Number.isNaN(values[i]) && !this.#stats.has(names[i]!)) newNames++;
+      }
+      if (this.#stats.size + newNames > this.#maxNames) return false;
     }
-    if (this.#stats.size + newNames > this.#maxNames) return false;
     for (let i = 0; i < count; i++) {
       const value = values[i]!;
       if (Number.isNaN(value)) continue;
