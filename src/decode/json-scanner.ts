@@ -1,8 +1,9 @@
 import { nearestDouble } from './decimal.js';
 
 /**
- * A strict JSON tokenizer over bytes, for the decoder's fast path. It never
- * allocates and never guesses: anything it does not read exactly as
+ * A strict JSON tokenizer over bytes, for the decoder's fast path. It does
+ * not allocate (but for a number past 19 digits, read from a string) and
+ * never guesses: anything it does not read exactly as
  * `JSON.parse` would (an escape, a byte past ASCII, a control character,
  * nesting deeper than MAX_DEPTH, bad grammar) sets `bailed`, and the caller
  * hands the record to the `JSON.parse` path, which decides. So the fast path
@@ -38,7 +39,7 @@ export class JsonScanner {
   bytes: Buffer = Buffer.alloc(0);
   pos = 0;
   end = 0;
-  /** Set when the input is anything the scanner does not read exactly; every later call is a no-op. */
+  /** Set when the input is anything the scanner does not read exactly; the caller then gives the record up. */
   bailed = false;
   /** Start and end (exclusive) of the last string's contents, without the quotes. */
   stringStart = 0;
