@@ -164,8 +164,16 @@ export async function runService(config: Config, logger: Logger): Promise<number
     timers.push(setInterval(() => void pipeline.commit(), config.commitIntervalMs));
     const sweepMs = Math.max(10, Math.min(MAX_IDLE_SWEEP_MS, Math.floor(config.windowIdleMs / 4)));
     timers.push(setInterval(() => pipeline.closeIdleWindows(), sweepMs));
+    // Testing only (GEOWINDOW_TEST_HOLD_MB): memory the process keeps, as a leak would, to drive the guard to exit 4.
+    let held: Buffer | undefined;
     await consumer.start({
-      handleBatch: (batch) => pipeline.handleBatch(batch),
+      handleBatch: (batch) => {
+        if (held === undefined && config.testHoldMb > 0) {
+          held = Buffer.alloc(config.testHoldMb * MB, 1);
+          logger.warn({ mb: config.testHoldMb }, 'testing: holding memory from now on (GEOWINDOW_TEST_HOLD_MB)');
+        }
+        return pipeline.handleBatch(batch);
+      },
       onJoin: (assigned) => {
         logger.info({ assigned }, 'joined the consumer group');
         metrics.rebalances.inc();

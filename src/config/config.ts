@@ -190,6 +190,12 @@ export const OPTIONS = {
     optionalText,
     'Testing only: a chunk holding a reading of this device makes its worker run out of memory.',
   ),
+  testHoldMb: option(
+    'GEOWINDOW_TEST_HOLD_MB',
+    '0',
+    integer(0, 65_536),
+    'Testing only: from the first batch on, the main thread holds this many MB, as a leak would.',
+  ),
 } as const;
 
 type Options = typeof OPTIONS;

@@ -283,6 +283,7 @@ describe('renderConfig (geowindow config)', () => {
       CHUNK_SIZE: 500,
       START_FROM: 'earliest',
       GEOWINDOW_TEST_OOM_DEVICE: null,
+      GEOWINDOW_TEST_HOLD_MB: 0,
       KAFKA_SASL_PASSWORD_FILE: null,
     });
   });

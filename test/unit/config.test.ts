@@ -62,6 +62,7 @@ describe('loadConfig', () => {
       metricsHost: '0.0.0.0',
       logLevel: 'info',
       testOomDevice: undefined,
+      testHoldMb: 0,
     });
     expect(Number.isInteger(workers)).toBe(true);
     expect(workers).toBeGreaterThanOrEqual(1);
