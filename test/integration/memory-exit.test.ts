@@ -53,7 +53,11 @@ describe('a memory budget the process cannot get back under', () => {
       },
       ['--expose-gc'],
     );
-    leakingExit = await waitFor('the service to exit on its own', () => (leaking.child.exitCode === null ? undefined : leaking.exited), 60_000);
+    leakingExit = await waitFor(
+      'the service to exit on its own',
+      async () => (leaking.child.exitCode === null && leaking.child.signalCode === null ? undefined : leaking.child.exitCode),
+      60_000,
+    );
     committedAtExit = await committedOffsets(brokers, topics.group, topics.in);
     // The next instance, without the leak, takes over from what was committed.
     restarted = await startService(brokers, topics, { WORKERS: '1', LOG_LEVEL: 'warn' });
