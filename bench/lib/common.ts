@@ -185,11 +185,14 @@ function ticksPerSecond(): number {
   return clockTicks;
 }
 
-/** User + system CPU seconds of a live process, all its threads, or undefined once it is gone. */
-export function procCpuSeconds(pid: number): number | undefined {
+/**
+ * User + system CPU seconds of a live process, all its threads, or of one of
+ * its threads (`tid`; the main thread's is the pid); undefined once it is gone.
+ */
+export function procCpuSeconds(pid: number, tid?: number): number | undefined {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    text = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   } catch {
     return undefined;
   }

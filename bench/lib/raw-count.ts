@@ -4,6 +4,7 @@
  * last, progress on stderr, and the JSON summary on stdout.
  */
 import { parseArgs } from 'node:util';
+import { procCpuSeconds } from './common.js';
 
 export interface RawArgs {
   readonly brokers: string[];
@@ -45,6 +46,8 @@ export class RawCounter {
   #lastAt: number | undefined;
   #cpuAtFirst: NodeJS.CpuUsage | undefined;
   #cpuAtLast: NodeJS.CpuUsage | undefined;
+  #mainCpuAtFirst = Number.NaN;
+  #mainCpuAtLast = Number.NaN;
 
   constructor(expected: number, progressSeconds: number) {
     this.#expected = expected;
@@ -63,12 +66,14 @@ export class RawCounter {
     if (this.#firstAt === undefined) {
       this.#firstAt = now();
       this.#cpuAtFirst = process.cpuUsage();
+      this.#mainCpuAtFirst = procCpuSeconds(process.pid, process.pid) ?? Number.NaN;
     }
     this.records += records;
     this.bytes += bytes;
     if (this.records >= this.#expected && this.#lastAt === undefined) {
       this.#lastAt = now();
       this.#cpuAtLast = process.cpuUsage(this.#cpuAtFirst);
+      this.#mainCpuAtLast = procCpuSeconds(process.pid, process.pid) ?? Number.NaN;
       this.#finish();
     }
   }
@@ -86,6 +91,8 @@ export class RawCounter {
       seconds: Math.round(seconds * 1000) / 1000,
       recordsPerSecond: Math.round(this.records / seconds),
       cpuSeconds: Math.round(((cpu.user + cpu.system) / 1e6) * 1000) / 1000,
+      // The main thread alone (Linux /proc; null elsewhere), at the kernel's tick resolution.
+      mainThreadCpuSeconds: Number.isFinite(this.#mainCpuAtLast - this.#mainCpuAtFirst) ? Math.round((this.#mainCpuAtLast - this.#mainCpuAtFirst) * 1000) / 1000 : null,
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
     })}\n`;
   }

@@ -50,6 +50,8 @@ export interface Measurement {
   readonly timing: string;
   /** CPU seconds (all threads) over the timed span, when known. */
   readonly cpuSeconds: number | undefined;
+  /** CPU of the main thread alone over the same span, for the Node.js systems (Linux). */
+  readonly mainThreadCpuSeconds?: number | undefined;
   readonly windowLatencyMs?: { readonly p50: number | undefined; readonly p99: number | undefined };
   readonly detail: Readonly<Record<string, unknown>>;
 }
@@ -146,7 +148,9 @@ export async function measureGeowindow(ctx: RunContext, options: GeowindowOption
       // The count is taken when the service answers, which a busy event loop delays: the answer's time is the closer one.
       const at = nowMs();
       const recordsIn = samples === undefined ? 0 : metricSum(samples, 'geowindow_records_in_total');
-      return recordsIn > 0 ? { at, recordsIn, cpu: procCpuSeconds(child.pid) ?? 0 } : undefined;
+      return recordsIn > 0
+        ? { at, recordsIn, cpu: procCpuSeconds(child.pid) ?? 0, mainCpu: procCpuSeconds(child.pid, child.pid) ?? NaN }
+        : undefined;
     });
     say(`${tag}: first records in (${first.recordsIn} already counted)`);
 
@@ -177,6 +181,7 @@ export async function measureGeowindow(ctx: RunContext, options: GeowindowOption
       await sleep(secondsLeft > 2 ? Math.min(1000, (secondsLeft - 2) * 1000) : 100);
     }
     const cpuAtRead = procCpuSeconds(child.pid) ?? NaN;
+    const mainCpuAtRead = procCpuSeconds(child.pid, child.pid) ?? NaN;
     memory.sample();
     const peakAtRead = memory.peakBytes;
     // Every window closed by count is acknowledged (only the open windows, at most one per
@@ -236,6 +241,7 @@ export async function measureGeowindow(ctx: RunContext, options: GeowindowOption
           ? 'first batch (service metric) to the last commit reaching the end offsets (admin poll, 50 ms)'
           : 'first /metrics sample with records in (50 ms poll; records already counted then are left out) to the last commit reaching the end offsets (admin poll, 50 ms; SIGTERM once /metrics shows every record read, polled every 100 ms near the end)',
       cpuSeconds: round(cpuAtRead - first.cpu, 3),
+      mainThreadCpuSeconds: round(mainCpuAtRead - first.mainCpu, 3),
       windowLatencyMs: { p50: quantile(0.5), p99: quantile(0.99) },
       detail: {
         groupId,
@@ -291,6 +297,7 @@ interface RawSummary {
   seconds: number;
   recordsPerSecond: number;
   cpuSeconds: number;
+  mainThreadCpuSeconds?: number | null;
   peakRssBytes: number;
 }
 
@@ -326,6 +333,7 @@ export async function measureRawClient(
     peakRssMethod: 'getrusage ru_maxrss of the process, at its end',
     timing: 'first batch handed to the application to the last record (in-process clock)',
     cpuSeconds: summary.cpuSeconds,
+    mainThreadCpuSeconds: summary.mainThreadCpuSeconds ?? undefined,
     detail: { ...summary, group, nodeArgs },
   };
 }
