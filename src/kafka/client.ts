@@ -36,6 +36,24 @@ function sanitize(value: unknown, mask: Masker, depth: number): unknown {
 }
 
 /**
+ * kafkajs logs at error level what it goes on to handle itself: an error
+ * response from the broker (a heartbeat during a rebalance, a metadata
+ * request during a leader election), which its caller retries; an attempt
+ * it will retry (the entry carries `retryTime`); a member id the coordinator
+ * forgot, which it re-joins with. Alerts on error lines should not fire for
+ * those: they pass on as warnings, marked `kafkajsLevel: "error"`. What it
+ * cannot handle still reaches error level (a consumer crash, a failed
+ * listener), and so does the service's own verdict on any failure.
+ */
+function retriedByKafkajs(namespace: string, message: string, fields: Record<string, unknown>): boolean {
+  return (
+    (namespace === 'Connection' && message.startsWith('Response ')) ||
+    'retryTime' in fields ||
+    message === 'The coordinator is not aware of this member, re-joining the group'
+  );
+}
+
+/**
  * kafkajs logs through pino, as structured lines in the service's own log.
  * Nothing that could carry a credential goes through: protocol payloads are
  * dropped, and every string (the message, error texts, stacks) has the
@@ -49,6 +67,10 @@ export function kafkaLogCreator(logger: Logger, secrets: readonly string[] = [])
       const { message, timestamp: _timestamp, ...extra } = log;
       const fields = { namespace, ...(sanitize(extra, mask, 0) as Record<string, unknown>) };
       const text = mask(String(message));
+      if (level === logLevel.ERROR && retriedByKafkajs(namespace, text, extra)) {
+        kafkaLogger.warn({ ...fields, kafkajsLevel: 'error' }, text);
+        return;
+      }
       if (level === logLevel.ERROR) kafkaLogger.error(fields, text);
       else if (level === logLevel.WARN) kafkaLogger.warn(fields, text);
       else if (level === logLevel.INFO) kafkaLogger.info(fields, text);

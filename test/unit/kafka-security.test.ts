@@ -68,6 +68,24 @@ describe('the kafkajs log creator', () => {
     expect(line).not.toHaveProperty('timestamp');
   });
 
+  it('passes what kafkajs retries itself on as a warning, and what it cannot handle as an error', () => {
+    const { logger, lines } = capture();
+    const log = kafkaLogCreator(logger, [])(logLevel.INFO);
+    log(entry(logLevel.ERROR, 'Response Heartbeat(key: 12, version: 3)', { error: 'The group is rebalancing, so a rejoin is needed', correlationId: 9 }));
+    log({ ...entry(logLevel.ERROR, 'Failed to connect to broker, reconnecting', { retryCount: 1, retryTime: 300 }), namespace: 'BrokerPool' });
+    log({ ...entry(logLevel.ERROR, 'The coordinator is not aware of this member, re-joining the group'), namespace: 'Runner' });
+    log({ ...entry(logLevel.ERROR, 'Crash: KafkaJSNumberOfRetriesExceeded: Connection error'), namespace: 'Consumer' });
+    log({ ...entry(logLevel.ERROR, 'Response from a plugin'), namespace: 'Admin' });
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed.map((l) => [l.msg, l.level, l.kafkajsLevel])).toEqual([
+      ['Response Heartbeat(key: 12, version: 3)', 40, 'error'],
+      ['Failed to connect to broker, reconnecting', 40, 'error'],
+      ['The coordinator is not aware of this member, re-joining the group', 40, 'error'],
+      ['Crash: KafkaJSNumberOfRetriesExceeded: Connection error', 50, undefined],
+      ['Response from a plugin', 50, undefined],
+    ]);
+  });
+
   it('drops protocol payloads, where a SASL exchange would be', () => {
     const { logger, lines } = capture();
     const log = kafkaLogCreator(logger, [])(logLevel.DEBUG);
