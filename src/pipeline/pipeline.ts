@@ -105,18 +105,23 @@ export class Pipeline {
     const { maxMessageBytes } = this.#options;
     let lastRead: string | undefined;
     let read = 0;
-    // One clock reading per batch: a batch is handled in milliseconds, far under WINDOW_IDLE_MS.
-    const now = this.#ctx.now();
+    // The clock is read once per batch, and again after every wait (for a chunk, for dead
+    // letters): without a wait a batch is copied in milliseconds, far under WINDOW_IDLE_MS.
+    let now = this.#ctx.now();
     for (const record of batch.records) {
       const offset = decimalStringToNumber(record.offset);
       // The only check made here: a record too large to copy into a chunk.
       // Everything else is decoded and validated by the workers.
       const size = (record.value === null ? 0 : record.value.length) + (record.key === null ? 0 : record.key.length);
       if (size > maxMessageBytes) {
-        if (this.#inFlight.deadLetterBytes > this.#options.deadLetterBytesLimit && !(await this.#waitForDeadLetters(batch))) break;
+        if (this.#inFlight.deadLetterBytes > this.#options.deadLetterBytesLimit) {
+          if (!(await this.#waitForDeadLetters(batch))) break;
+          now = this.#ctx.now();
+        }
         stream.deadLetter(record, offset, 'oversized', `${size} bytes > ${maxMessageBytes}`);
       } else if (stream.openWindow === undefined || !stream.append(record, offset, now)) {
         if (!(await this.#appendToNewWindow(stream, batch, record, offset))) break;
+        now = this.#ctx.now();
       }
       lastRead = record.offset;
       read++;

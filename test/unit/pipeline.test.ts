@@ -715,6 +715,29 @@ describe('Pipeline: backpressure', () => {
     expect(sink.aggregates().map((a) => a.source.firstOffset)).toEqual([100]);
   }, 10_000);
 
+  it('times a window from when its records were copied, not from when their batch began waiting for a chunk', async () => {
+    const aggregator = new FakeAggregator('manual');
+    const { pipeline, pool, sink, clock } = setup({ aggregator, poolSize: 2 });
+    // 100-105 fill both chunks; 106 and 107 wait for one while the clock runs almost to the idle time.
+    const handling = pipeline.handleBatch(batchOf(goodRecords(BASE, 8)));
+    await settle();
+    expect(pool.free).toBe(0);
+    clock.ms += IDLE_MS - 1;
+    aggregator.finish(0);
+    await handling;
+    // 106 and 107 were copied just now: two milliseconds later their window is not idle, whatever the batch's age.
+    clock.ms += 2;
+    pipeline.closeIdleWindows();
+    aggregator.finish(1);
+    await settle();
+    expect(sink.aggregates().map((a) => a.source.firstOffset)).toEqual([100, 103]);
+    expect(aggregator.tasks).toHaveLength(2);
+    clock.ms += IDLE_MS;
+    pipeline.closeIdleWindows();
+    await settle();
+    expect(aggregator.tasks).toHaveLength(3);
+  }, 10_000);
+
   it('stops the batch without reading on when the consumer goes inactive during the wait', async () => {
     const aggregator = new FakeAggregator('manual');
     const { pipeline, pool } = setup({ aggregator, poolSize: 2 });
