@@ -40,16 +40,19 @@ function sanitize(value: unknown, mask: Masker, depth: number): unknown {
  * response from the broker (a heartbeat during a rebalance, a metadata
  * request during a leader election), which its caller retries; an attempt
  * it will retry (the entry carries `retryTime`); a member id the coordinator
- * forgot, which it re-joins with. Alerts on error lines should not fire for
- * those: they pass on as warnings, marked `kafkajsLevel: "error"`. What it
- * cannot handle still reaches error level (a consumer crash, a failed
- * listener), and so does the service's own verdict on any failure.
+ * forgot, which it re-joins with; a consumer crash, which it restarts from
+ * when the error is retriable (a coordinator still loading) and which,
+ * when it does not, the service reports itself at fatal level before it
+ * exits. Alerts on error lines should not fire for those: they pass on as
+ * warnings, marked `kafkajsLevel: "error"`. Anything else kafkajs logs as an
+ * error (a failed listener, a failed disconnect) stays an error.
  */
 function retriedByKafkajs(namespace: string, message: string, fields: Record<string, unknown>): boolean {
   return (
     (namespace === 'Connection' && message.startsWith('Response ')) ||
     'retryTime' in fields ||
-    message === 'The coordinator is not aware of this member, re-joining the group'
+    message === 'The coordinator is not aware of this member, re-joining the group' ||
+    (namespace === 'Consumer' && message.startsWith('Crash: '))
   );
 }
 

@@ -68,20 +68,22 @@ describe('the kafkajs log creator', () => {
     expect(line).not.toHaveProperty('timestamp');
   });
 
-  it('passes what kafkajs retries itself on as a warning, and what it cannot handle as an error', () => {
+  it('passes what kafkajs retries or restarts from on as a warning, and other errors as errors', () => {
     const { logger, lines } = capture();
     const log = kafkaLogCreator(logger, [])(logLevel.INFO);
     log(entry(logLevel.ERROR, 'Response Heartbeat(key: 12, version: 3)', { error: 'The group is rebalancing, so a rejoin is needed', correlationId: 9 }));
     log({ ...entry(logLevel.ERROR, 'Failed to connect to broker, reconnecting', { retryCount: 1, retryTime: 300 }), namespace: 'BrokerPool' });
     log({ ...entry(logLevel.ERROR, 'The coordinator is not aware of this member, re-joining the group'), namespace: 'Runner' });
-    log({ ...entry(logLevel.ERROR, 'Crash: KafkaJSNumberOfRetriesExceeded: Connection error'), namespace: 'Consumer' });
+    log({ ...entry(logLevel.ERROR, "Crash: KafkaJSProtocolError: The coordinator is loading and hence can't process requests for this group"), namespace: 'Consumer' });
+    log({ ...entry(logLevel.ERROR, 'Failed to execute listener: boom'), namespace: 'Consumer' });
     log({ ...entry(logLevel.ERROR, 'Response from a plugin'), namespace: 'Admin' });
     const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(parsed.map((l) => [l.msg, l.level, l.kafkajsLevel])).toEqual([
       ['Response Heartbeat(key: 12, version: 3)', 40, 'error'],
       ['Failed to connect to broker, reconnecting', 40, 'error'],
       ['The coordinator is not aware of this member, re-joining the group', 40, 'error'],
-      ['Crash: KafkaJSNumberOfRetriesExceeded: Connection error', 50, undefined],
+      ["Crash: KafkaJSProtocolError: The coordinator is loading and hence can't process requests for this group", 40, 'error'],
+      ['Failed to execute listener: boom', 50, undefined],
       ['Response from a plugin', 50, undefined],
     ]);
   });
