@@ -26,8 +26,8 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['kafkajs', 'prom-client', 'pino', 'piscina'], message: 'workers/ must not use service wiring' },
-            { regex: '^\\.\\./src/(?!protocol/|decode/)', message: 'workers/ may import only src/protocol/ and src/decode/ (pure) from the main-thread code' },
-            { regex: '^\\.\\./\\.\\./src/(?!protocol/|decode/)', message: 'workers/ may import only src/protocol/ and src/decode/ (pure) from the main-thread code' },
+            { regex: '^\\.\\./src/(?!protocol/|decode/|shared/)', message: 'workers/ may import only src/protocol/, src/decode/ and src/shared/ (pure) from the main-thread code' },
+            { regex: '^\\.\\./\\.\\./src/(?!protocol/|decode/|shared/)', message: 'workers/ may import only src/protocol/, src/decode/ and src/shared/ (pure) from the main-thread code' },
           ],
         },
       ],
