@@ -2,11 +2,13 @@
 import { readFileSync } from 'node:fs';
 import { PRODUCE_USAGE, parseProduceArgs, produce } from './commands/produce.js';
 import { SOAK_USAGE, parseSoakArgs, soak } from './commands/soak.js';
+import { ZONES_USAGE, zonesCommand } from './commands/zones.js';
 import { loadConfig, renderConfig, secretValues } from './config/config.js';
 import { ConfigError, ConfigErrors, EXIT, UsageError } from './errors.js';
 import { createLogger } from './logger.js';
 import { memoryPlanFor } from './memory/service-plan.js';
 import { runService } from './service.js';
+import { checkZones, zoneHeapBytes } from './windows/event-settings.js';
 
 const USAGE = `Usage: geowindow <command> [options]
 
@@ -15,6 +17,7 @@ Commands:
   config     print the effective configuration as JSON, secrets masked as "***"; exit 3 if it is invalid
   produce    send readings from a synthetic sensor fleet (geowindow produce --help)
   soak       run the fleet against the service and chart its memory (geowindow soak --help)
+  zones      check a zones file (GeoJSON) as the service loads it, or write the U.S. counties as one (geowindow zones --help)
   help       show this text
   version    print the version
 
@@ -36,8 +39,9 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'config': {
       if (args.length > 0) throw new UsageError('config takes no arguments: it reads the environment, as run does');
       const config = loadConfig(process.env);
-      // Refused by run at start-up too: a memory budget too small for the configuration.
-      memoryPlanFor(config);
+      // Refused by run at start-up too: a bad zones file, a memory budget too small for the configuration.
+      checkZones(config);
+      memoryPlanFor(config, zoneHeapBytes(config));
       process.stdout.write(`${JSON.stringify(renderConfig(config), null, 2)}\n`);
       return EXIT.ok;
     }
@@ -63,6 +67,14 @@ async function main(argv: readonly string[]): Promise<number> {
       const result = await soak(parseSoakArgs(args, process.env));
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       return result.verdict === 'pass' ? EXIT.ok : EXIT.failure;
+    }
+    case 'zones': {
+      if (args.includes('--help') || args.includes('-h')) {
+        process.stdout.write(`${ZONES_USAGE}\n`);
+        return EXIT.ok;
+      }
+      process.stdout.write(zonesCommand(args));
+      return EXIT.ok;
     }
     case 'version':
     case '--version':

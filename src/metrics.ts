@@ -1,6 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DEAD_LETTER_REASONS } from './decode/reasons.js';
 import { WINDOW_CLOSE_REASONS } from './windows/count-window.js';
+import { TIME_CLOSE_REASONS } from './windows/time-window.js';
+import { WINDOW_CAPS } from './windows/window-store.js';
 
 /** Latency buckets from 1 ms to ~30 s: windows close in milliseconds but wait behind backpressure. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -170,6 +172,59 @@ export function createMetrics(registry: Registry = new Registry(), pool?: PoolGa
       help: 'Chunks retried on a fresh worker after their worker died.',
       registers,
     }),
+    recordsLate: new Counter({
+      name: 'geowindow_records_late_total',
+      help: 'Records whose every event-time window had closed when they arrived (dead-lettered as late, or dropped with LATE_RECORDS=drop), by partition.',
+      labelNames: ['partition'] as const,
+      registers,
+    }),
+    lateAssignments: new Counter({
+      name: 'geowindow_late_window_assignments_total',
+      help: 'Hopping windows a record was not counted in because they had closed (the record counts in its open ones).',
+      registers,
+    }),
+    unzoned: new Counter({
+      name: 'geowindow_records_unzoned_total',
+      help: 'Records in no zone, not counted under a zone key (ZONE_UNMATCHED=drop).',
+      registers,
+    }),
+    readingsDropped: new Counter({
+      name: 'geowindow_readings_dropped_total',
+      help: 'Readings not kept because their window key already held READING_COLUMNS reading names.',
+      registers,
+    }),
+    windowCapHits: new Counter({
+      name: 'geowindow_window_cap_hits_total',
+      help: 'Event-time windows emitted early (closedBy cap) because a state cap was passed, by cap.',
+      labelNames: ['cap'] as const,
+      registers,
+    }),
+    aggregatesWritten: new Counter({
+      name: 'geowindow_aggregates_written_total',
+      help: 'Aggregate records written and acknowledged (one per window for count windows, one per window and key for event time).',
+      registers,
+    }),
+    idleAdvances: new Counter({
+      name: 'geowindow_idle_partition_advances_total',
+      help: 'Times an idle partition (read to its end, nothing for IDLE_PARTITION_MS) closed windows by the wall clock.',
+      registers,
+    }),
+    openWindows: new Gauge({
+      name: 'geowindow_windows_open',
+      help: 'Event-time windows open, all partitions.',
+      registers,
+    }),
+    windowStateBytes: new Gauge({
+      name: 'geowindow_window_state_bytes',
+      help: 'Estimated heap bytes held by open event-time windows (bounded by the memory plan\'s window-state share).',
+      registers,
+    }),
+    watermark: new Gauge({
+      name: 'geowindow_partition_watermark_seconds',
+      help: 'Event-time watermark of each assigned partition, Unix seconds.',
+      labelNames: ['partition'] as const,
+      registers,
+    }),
     chunkWaits: new Counter({
       name: 'geowindow_chunk_pool_waits_total',
       help: 'Times a batch waited for a free chunk (backpressure).',
@@ -177,7 +232,8 @@ export function createMetrics(registry: Registry = new Registry(), pool?: PoolGa
     }),
   };
   for (const reason of DEAD_LETTER_REASONS) metrics.deadLettered.inc({ reason }, 0);
-  for (const closedBy of WINDOW_CLOSE_REASONS) metrics.windowsEmitted.inc({ closed_by: closedBy }, 0);
+  for (const closedBy of [...WINDOW_CLOSE_REASONS, ...TIME_CLOSE_REASONS]) metrics.windowsEmitted.inc({ closed_by: closedBy }, 0);
+  for (const cap of WINDOW_CAPS) metrics.windowCapHits.inc({ cap }, 0);
   for (const result of ['ok', 'failed']) metrics.commits.inc({ result }, 0);
   return metrics;
 }

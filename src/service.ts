@@ -15,6 +15,7 @@ import { MemoryMonitor } from './memory/monitor.js';
 import { describePlan, memoryPlanFor } from './memory/service-plan.js';
 import { processMemory } from './memory/probe.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { checkZones, eventTimeSettings, zoneHeapBytes } from './windows/event-settings.js';
 
 /** Idle windows are looked for this often at most, so a short WINDOW_IDLE_MS is honoured closely. */
 const MAX_IDLE_SWEEP_MS = 1000;
@@ -24,8 +25,9 @@ const MAX_IDLE_SWEEP_MS = 1000;
  * Resolves with the process exit code.
  */
 export async function runService(config: Config, logger: Logger): Promise<number> {
-  // Throws a ConfigError naming MEMORY_LIMIT_MB when the budget cannot hold this configuration.
-  const plan = memoryPlanFor(config);
+  // Throw ConfigErrors naming ZONES_FILE (a bad zones file) or MEMORY_LIMIT_MB (a budget too small for this configuration).
+  const zones = checkZones(config);
+  const plan = memoryPlanFor(config, zoneHeapBytes(config));
   const chunks = new ChunkPool(plan.chunkPool.chunks, config.chunkSize, plan.chunkPool.byteCapacity);
   const workers: WorkerPool = new WorkerPool({
     threads: config.workers,
@@ -64,6 +66,8 @@ export async function runService(config: Config, logger: Logger): Promise<number
     maxMessageBytes: config.maxMessageBytes,
     maxReadings: config.readingColumns,
     deadLetterBytesLimit: plan.deadLetterBytes,
+    countOutputV2: config.outputSchema === 'v2',
+    eventTime: eventTimeSettings(config, plan, consumer),
     testOomDevice: config.testOomDevice,
   });
   logger.info(
@@ -74,6 +78,19 @@ export async function runService(config: Config, logger: Logger): Promise<number
       groupId: config.groupId,
       workers: config.workers,
       chunkSize: config.chunkSize,
+      window: config.window === 'count'
+        ? { kind: 'count', size: config.chunkSize }
+        : {
+            kind: config.window,
+            sizeMs: config.windowSize,
+            advanceMs: config.windowAdvance ?? config.windowSize,
+            graceMs: config.windowGrace,
+            idlePartitionMs: config.idlePartitionMs,
+          },
+      keyBy: config.keyBy,
+      ...(zones === undefined
+        ? {}
+        : { zones: { file: zones.source, zones: zones.size, parts: zones.parts, positions: zones.positions, oddities: zones.oddities } }),
     },
     'starting geowindow',
   );
@@ -164,6 +181,21 @@ export async function runService(config: Config, logger: Logger): Promise<number
     timers.push(setInterval(() => void pipeline.commit(), config.commitIntervalMs));
     const sweepMs = Math.max(10, Math.min(MAX_IDLE_SWEEP_MS, Math.floor(config.windowIdleMs / 4)));
     timers.push(setInterval(() => pipeline.closeIdleWindows(), sweepMs));
+    if (config.window !== 'count') {
+      // Idle partitions: looked for a few times per IDLE_PARTITION_MS, one end-offset request at a time.
+      let looking = false;
+      const idleSweepMs = Math.max(50, Math.min(MAX_IDLE_SWEEP_MS, Math.floor(config.idlePartitionMs / 4)));
+      timers.push(
+        setInterval(() => {
+          if (looking || stopping) return;
+          looking = true;
+          pipeline
+            .closeIdlePartitions(consumer, config.idlePartitionMs)
+            .catch((error: unknown) => logger.warn({ err: error }, 'could not read end offsets for the idle-partition check; will retry'))
+            .finally(() => (looking = false));
+        }, idleSweepMs),
+      );
+    }
     // Testing only (GEOWINDOW_TEST_HOLD_MB): memory the process keeps, as a leak would, to drive the guard to exit 4.
     let held: Buffer | undefined;
     await consumer.start({
@@ -178,6 +210,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
         logger.info({ assigned }, 'joined the consumer group');
         metrics.rebalances.inc();
         metrics.consumerLag.reset();
+        metrics.watermark.reset();
         pipeline.resetAssignment();
       },
       onCrash: (error) => {

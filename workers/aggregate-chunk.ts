@@ -5,7 +5,11 @@
  *   copies fetched records' bytes ─SAB─▶ decodes and validates each record,
  *   into a chunk's byte region           folds the valid ones into points and
  *                                        reading statistics, turf hull
- *   writes aggregate, dead letters ◀──── aggregate + the rows it could not read
+ *                                        (count windows), or into partial
+ *                                        aggregates per event-time window and
+ *                                        key (windows/fold-event-chunk.ts)
+ *   merges partials into open windows,
+ *   writes aggregates, dead letters ◀─── result + the rows it could not read
  *
  * Only the SharedArrayBuffer reference crosses; the records are decoded here,
  * in parallel, so the main thread only fetches, copies and writes.
@@ -18,10 +22,11 @@ import {
   VALUE_LENGTH,
   VALUE_START,
 } from '../src/protocol/chunk-layout.js';
-import type { AggregateTask, BadRow, ChunkResult } from '../src/protocol/messages.js';
+import type { AggregateTask, BadRow, ChunkResult, EventChunkResult, EventTask } from '../src/protocol/messages.js';
 import { convexHull } from './aggregate/hull.js';
 import { summarizePoints } from './aggregate/points.js';
 import { ReadingStatsAccumulator } from './aggregate/readings.js';
+import { foldEventChunk } from './windows/fold-event-chunk.js';
 
 /** Columns of the valid points, reused from task to task (a worker runs one task at a time). */
 let lon = new Float32Array(0);
@@ -36,7 +41,12 @@ function ensureCapacity(rows: number): void {
   ts = new Float64Array(rows);
 }
 
-export default function aggregateChunk(task: AggregateTask): ChunkResult {
+export default function runTask(task: AggregateTask | EventTask): ChunkResult | EventChunkResult {
+  return task.kind === 'event' ? foldEventChunk(task) : aggregateChunk(task);
+}
+
+/** A count window: the whole chunk is one window of one partition. */
+function aggregateChunk(task: AggregateTask): ChunkResult {
   if (task.testAllocateBeyondLimit === true) allocateBeyondLimit();
   const layout = chunkLayout(task.capacity, task.byteCapacity);
   const { index } = chunkViews(task.buffer, layout);

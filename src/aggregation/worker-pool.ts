@@ -3,7 +3,7 @@ import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { WorkerTaskError } from '../errors.js';
 import type { Aggregator } from '../pipeline/ports.js';
-import type { AggregateTask, ChunkResult } from '../protocol/messages.js';
+import type { AggregateTask, ChunkResult, EventChunkResult, EventTask } from '../protocol/messages.js';
 
 /** The compiled worker entry, beside this module's compiled output (dist/src -> dist/workers). */
 const WORKER_ENTRY = fileURLToPath(new URL('../../workers/aggregate-chunk.js', import.meta.url));
@@ -47,7 +47,7 @@ function workerExited(error: unknown): boolean {
  * fresh worker before the caller is told.
  */
 export class WorkerPool implements Aggregator {
-  readonly #pool: Piscina<AggregateTask, ChunkResult>;
+  readonly #pool: Piscina<AggregateTask | EventTask, ChunkResult | EventChunkResult>;
   readonly #options: WorkerPoolOptions;
 
   constructor(options: WorkerPoolOptions) {
@@ -63,7 +63,15 @@ export class WorkerPool implements Aggregator {
     this.#pool.on('error', (error: unknown) => options.logger.error({ err: error }, 'aggregation worker failed'));
   }
 
-  async aggregate(task: AggregateTask): Promise<ChunkResult> {
+  aggregate(task: AggregateTask): Promise<ChunkResult> {
+    return this.#runWithRetry(task) as Promise<ChunkResult>;
+  }
+
+  fold(task: EventTask): Promise<EventChunkResult> {
+    return this.#runWithRetry(task) as Promise<EventChunkResult>;
+  }
+
+  async #runWithRetry(task: AggregateTask | EventTask): Promise<ChunkResult | EventChunkResult> {
     try {
       return await this.#run(task);
     } catch (first) {
@@ -81,7 +89,7 @@ export class WorkerPool implements Aggregator {
     }
   }
 
-  async #run(task: AggregateTask): Promise<ChunkResult> {
+  async #run(task: AggregateTask | EventTask): Promise<ChunkResult | EventChunkResult> {
     try {
       return await this.#pool.run(task);
     } catch (error) {

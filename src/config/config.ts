@@ -7,19 +7,25 @@ import {
   brokerList,
   clientId,
   ConfigFile,
+  duration,
   groupId,
   integer,
   listenHost,
+  listOf,
   oneOf,
+  optional,
   optionalOneOfIgnoringCase,
   optionalText,
   pemFile,
   ratio,
   secretFile,
   secretText,
+  text,
   topicName,
   type Parser,
 } from './parsers.js';
+import { KEY_KINDS } from '../shared/keys.js';
+import { WINDOW_KINDS } from '../shared/windows/assign.js';
 
 export { ConfigFile } from './parsers.js';
 
@@ -28,6 +34,11 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const START_FROM = ['earliest', 'latest'] as const;
 export type StartFrom = (typeof START_FROM)[number];
+
+export const LATE_RECORDS = ['dead-letter', 'drop'] as const;
+export const OUTPUT_SCHEMAS = ['v1', 'v2'] as const;
+/** The longest window, grace and idle time accepted: a month, far past any sensor use, well inside float64 ms. */
+const MAX_DURATION_MS = 31 * 86_400_000;
 
 export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
@@ -97,6 +108,9 @@ export const SECURITY_OPTIONS = {
   ),
 } as const;
 
+/** A hopping window spec putting one record in more windows than this is refused: each is a fold per record. */
+const MAX_WINDOWS_PER_RECORD = 100;
+
 /** Two workers leave a core for the consumer on small nodes; more only if the machine has them. */
 const DEFAULT_WORKERS = String(Math.max(1, Math.min(4, availableParallelism() - 1)));
 
@@ -142,6 +156,71 @@ export const OPTIONS = {
     '5000',
     integer(10, 86_400_000),
     'A window that received no record for this long is emitted as partial.',
+  ),
+  window: option(
+    'WINDOW',
+    'count',
+    oneOf(WINDOW_KINDS),
+    'Window kind: `count` (CHUNK_SIZE records of one partition), `tumbling` or `hopping` (event time, epoch-aligned).',
+  ),
+  windowSize: option('WINDOW_SIZE', '1m', duration(1, MAX_DURATION_MS), 'Length of an event-time window.'),
+  windowAdvance: option(
+    'WINDOW_ADVANCE',
+    '',
+    optional(duration(1, MAX_DURATION_MS)),
+    'How far apart hopping windows start; at most WINDOW_SIZE. Unset: WINDOW_SIZE (tumbling).',
+  ),
+  windowGrace: option(
+    'WINDOW_GRACE',
+    '0',
+    duration(0, MAX_DURATION_MS),
+    'How far behind the latest event time of its partition a record may be and still count: the watermark is that time minus the grace.',
+  ),
+  idlePartitionMs: option(
+    'IDLE_PARTITION_MS',
+    '30s',
+    duration(100, MAX_DURATION_MS),
+    'A partition read to its end that receives nothing for this long closes its windows by the wall clock.',
+  ),
+  keyBy: option('KEY_BY', 'partition', listOf(KEY_KINDS), 'What windows are keyed by, comma-separated: `partition`, `zone`, `h3`, `device`.'),
+  zonesFile: option('ZONES_FILE', '', optionalText, 'GeoJSON file of Polygon/MultiPolygon zones; required with KEY_BY=zone.'),
+  zoneIdProperty: option('ZONE_ID_PROPERTY', 'id', text, 'Property of each zone feature holding its id.'),
+  zoneUnmatched: option(
+    'ZONE_UNMATCHED',
+    'drop',
+    text,
+    'Points in no zone: `drop` (counted in a metric), or the key id to group them under.',
+  ),
+  h3Resolution: option('H3_RESOLUTION', '7', integer(0, 15), 'H3 resolution of KEY_BY=h3 cells, 0 (coarsest) to 15.'),
+  lateRecords: option(
+    'LATE_RECORDS',
+    'dead-letter',
+    oneOf(LATE_RECORDS),
+    'Records whose window already closed: `dead-letter` (reason `late`) or `drop` (counted in a metric).',
+  ),
+  outputSchema: option(
+    'OUTPUT_SCHEMA',
+    '',
+    optional(oneOf(OUTPUT_SCHEMAS)),
+    'Output schema: `v1` or `v2`. Unset: v1 for count windows, v2 for event-time windows (which only v2 can express).',
+  ),
+  windowMaxOpen: option(
+    'WINDOW_MAX_OPEN',
+    '64',
+    integer(1, 100_000),
+    'Most open event-time windows per partition; past it the oldest is emitted early (`closedBy: cap`).',
+  ),
+  windowMaxKeys: option(
+    'WINDOW_MAX_KEYS',
+    '50000',
+    integer(1, 10_000_000),
+    'Most keys one open window holds; past it the oldest window is emitted early.',
+  ),
+  trackMaxPoints: option(
+    'TRACK_MAX_POINTS',
+    '5000',
+    integer(2, 10_000_000),
+    'Most track points one device keeps per window; past it the oldest window is emitted early.',
   ),
   maxMessageBytes: option(
     'MAX_MESSAGE_BYTES',
@@ -297,6 +376,7 @@ function crossChecks(config: Config): ConfigError[] {
       ),
     );
   }
+  problems.push(...windowChecks(config));
   const topics = [
     [OPTIONS.inputTopic.env, config.inputTopic],
     [OPTIONS.outputTopic.env, config.outputTopic],
@@ -308,6 +388,42 @@ function crossChecks(config: Config): ConfigError[] {
       const [envB, b] = topics[j]!;
       if (a === b) problems.push(new ConfigError(envB, `must differ from ${envA} (both are ${JSON.stringify(a)})`));
     }
+  }
+  return problems;
+}
+
+/** Window and key options that only make sense together. */
+function windowChecks(config: Config): ConfigError[] {
+  const problems: ConfigError[] = [];
+  const timed = config.window !== 'count';
+  if (!timed && config.keyBy.some((kind) => kind !== 'partition')) {
+    problems.push(new ConfigError('KEY_BY', `keys other than partition need event-time windows: set WINDOW=tumbling or hopping (WINDOW is count)`));
+  }
+  if (timed && config.outputSchema === 'v1') {
+    problems.push(new ConfigError('OUTPUT_SCHEMA', `v1 describes count windows only; WINDOW=${config.window} writes v2 (unset OUTPUT_SCHEMA or set v2)`));
+  }
+  if (config.window === 'tumbling' && config.windowAdvance !== undefined && config.windowAdvance !== config.windowSize) {
+    problems.push(new ConfigError('WINDOW_ADVANCE', `tumbling windows advance by their size (${config.windowSize} ms): unset WINDOW_ADVANCE or use WINDOW=hopping`));
+  }
+  if (config.window === 'hopping') {
+    if (config.windowAdvance === undefined) {
+      problems.push(new ConfigError('WINDOW_ADVANCE', 'is required with WINDOW=hopping: how far apart windows start, at most WINDOW_SIZE'));
+    } else if (config.windowAdvance > config.windowSize) {
+      problems.push(new ConfigError('WINDOW_ADVANCE', `must be at most WINDOW_SIZE (${config.windowSize} ms), got ${config.windowAdvance} ms`));
+    } else if (config.windowSize / config.windowAdvance > MAX_WINDOWS_PER_RECORD) {
+      problems.push(
+        new ConfigError(
+          'WINDOW_ADVANCE',
+          `puts each record in ${Math.ceil(config.windowSize / config.windowAdvance)} windows; at most ${MAX_WINDOWS_PER_RECORD} are allowed (raise WINDOW_ADVANCE)`,
+        ),
+      );
+    }
+  }
+  if (config.keyBy.includes('zone') && config.zonesFile === undefined) {
+    problems.push(new ConfigError('ZONES_FILE', 'is required with KEY_BY=zone: a GeoJSON file of Polygon/MultiPolygon features'));
+  }
+  if (!config.keyBy.includes('zone') && config.zonesFile !== undefined) {
+    problems.push(new ConfigError('ZONES_FILE', 'is set but KEY_BY does not include zone: add zone to KEY_BY, or unset ZONES_FILE'));
   }
   return problems;
 }

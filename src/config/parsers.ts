@@ -206,3 +206,49 @@ export const secretFile: Parser<ConfigFile | undefined> = (variable, raw) => {
   if (text === '') throw new ConfigError(variable, `the file ${JSON.stringify(path)} is empty`);
   return new ConfigFile(path, text);
 };
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
+const DURATION_UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** A duration: plain milliseconds, or a number with `ms`, `s`, `m` or `h`; returned in whole milliseconds. */
+export function duration(minMs: number, maxMs: number): Parser<number> {
+  return (variable, raw) => {
+    const match = DURATION.exec(raw.trim());
+    const value = match === null ? NaN : Number(match[1]) * DURATION_UNIT_MS[(match[2] ?? 'ms') as keyof typeof DURATION_UNIT_MS];
+    if (!Number.isInteger(value) || value < minMs || value > maxMs) {
+      throw new ConfigError(
+        variable,
+        `expected a duration from ${minMs} ms to ${maxMs} ms (milliseconds, or a number with ms, s, m or h, like 5m), got ${JSON.stringify(raw)}`,
+      );
+    }
+    return value;
+  };
+}
+
+/** What `optional` accepts, or undefined when unset (empty). */
+export function optional<T>(parse: Parser<T>): Parser<T | undefined> {
+  return (variable, raw) => (raw.trim() === '' ? undefined : parse(variable, raw));
+}
+
+/** A comma-separated list of distinct values of `values`, at least one. */
+export function listOf<const T extends string>(values: readonly T[]): Parser<readonly T[]> {
+  return (variable, raw) => {
+    const items = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    const expected = `a comma-separated list of ${values.join(', ')}`;
+    if (items.length === 0) throw new ConfigError(variable, `expected ${expected}, got ${JSON.stringify(raw)}`);
+    const seen = new Set<string>();
+    for (const item of items) {
+      if (!values.includes(item as T)) throw new ConfigError(variable, `expected ${expected}, got ${JSON.stringify(item)} in ${JSON.stringify(raw)}`);
+      if (seen.has(item)) throw new ConfigError(variable, `lists ${JSON.stringify(item)} twice`);
+      seen.add(item);
+    }
+    return Object.freeze(items as T[]);
+  };
+}
+
+/** Any non-empty text. */
+export const text: Parser<string> = (variable, raw) => {
+  const value = raw.trim();
+  if (value === '') throw new ConfigError(variable, 'expected a non-empty value');
+  return value;
+};

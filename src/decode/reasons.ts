@@ -1,7 +1,7 @@
 /**
  * Why a record was dead-lettered. These are label values of
  * `geowindow_records_dead_lettered_total{reason}` and the value of the
- * `geowindow-dlq-reason` header, so they stay stable. All but the last two
+ * `geowindow-dlq-reason` header, so they stay stable. All but the last three
  * are found by the decoder.
  */
 export const DEAD_LETTER_REASONS = [
@@ -16,6 +16,8 @@ export const DEAD_LETTER_REASONS = [
   'non_finite',
   'unsupported_geometry',
   'too_many_readings',
+  /** Event-time windows: every window the record falls in had closed when it arrived (its partition's watermark had passed their ends). */
+  'late',
   /** The chunk's worker died of out-of-memory twice; every record of the window is dead-lettered. */
   'worker_out_of_memory',
   /** The chunk's worker failed twice for another reason. */

@@ -1,5 +1,5 @@
-import type { Consumer, Kafka } from 'kafkajs';
-import type { OffsetCommitter } from '../pipeline/ports.js';
+import type { Admin, Consumer, Kafka } from 'kafkajs';
+import type { EndOffsets, OffsetCommitter } from '../pipeline/ports.js';
 import type { RecordBatch, TopicPartitionOffset } from '../pipeline/records.js';
 
 export interface ConsumerOptions {
@@ -31,14 +31,18 @@ export interface ConsumerHandlers {
  * the pipeline and commits only the offsets the pipeline names. Nothing is
  * committed automatically.
  */
-export class InputConsumer implements OffsetCommitter {
+export class InputConsumer implements OffsetCommitter, EndOffsets {
   readonly #consumer: Consumer;
+  readonly #kafka: Kafka;
   readonly #options: ConsumerOptions;
+  /** For committed metadata and end offsets; connected on first use. */
+  #admin: Promise<Admin> | undefined;
   #joined = false;
   #paused = false;
 
   constructor(kafka: Kafka, options: ConsumerOptions) {
     this.#options = options;
+    this.#kafka = kafka;
     this.#consumer = kafka.consumer({
       groupId: options.groupId,
       allowAutoTopicCreation: false,
@@ -86,8 +90,34 @@ export class InputConsumer implements OffsetCommitter {
 
   async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
     await this.#consumer.commitOffsets(
-      offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset: String(offset) })),
+      offsets.map(({ topic, partition, offset, metadata }) => ({ topic, partition, offset: String(offset), metadata: metadata ?? null })),
     );
+  }
+
+  async committedMetadata(topic: string, partition: number): Promise<string | null> {
+    const admin = await this.#connectedAdmin();
+    const [offsets] = await admin.fetchOffsets({ groupId: this.#options.groupId, topics: [topic] });
+    return offsets?.partitions.find((p) => p.partition === partition)?.metadata ?? null;
+  }
+
+  async endOffsets(topic: string): Promise<Map<number, number>> {
+    const admin = await this.#connectedAdmin();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+  }
+
+  #connectedAdmin(): Promise<Admin> {
+    if (this.#admin === undefined) {
+      const admin = this.#kafka.admin();
+      this.#admin = admin.connect().then(
+        () => admin,
+        (error: unknown) => {
+          this.#admin = undefined;
+          throw error;
+        },
+      );
+    }
+    return this.#admin;
   }
 
   /** Stops fetching every partition of the input topic; a batch in progress runs on. */
@@ -104,6 +134,8 @@ export class InputConsumer implements OffsetCommitter {
   /** Leaves the group and closes the connections. */
   async disconnect(): Promise<void> {
     this.#joined = false;
-    await this.#consumer.disconnect();
+    const admin = this.#admin;
+    this.#admin = undefined;
+    await Promise.all([this.#consumer.disconnect(), admin?.then((a) => a.disconnect(), () => undefined)]);
   }
 }

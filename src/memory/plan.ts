@@ -29,6 +29,12 @@ const CHUNK_POOL_SHARE = 0.1;
 export const FETCH_MAX_BYTES = 2 * MB;
 export const FETCH_MAX_BYTES_PER_PARTITION = 512 * 1024;
 const DEAD_LETTER_SHARE = 0.02;
+/**
+ * Event-time windows: the share of the budget open windows may hold (their
+ * partial aggregates, estimated by partialBytes). Past it the oldest window
+ * is emitted early, so state never outgrows the plan.
+ */
+const WINDOW_STATE_SHARE = 0.15;
 /** A fetched batch as JavaScript objects (messages, offsets as strings, buffers) takes ~4x its bytes. */
 const FETCH_EXPANSION = 4;
 const MAX_AUTO_CHUNKS = 32;
@@ -46,6 +52,10 @@ export interface MemoryPlanInput {
   readonly chunkSize: number;
   readonly maxMessageBytes: number;
   readonly chunkPoolSize: number | 'auto';
+  /** Event-time windows: plan a window-state share. */
+  readonly eventTime?: boolean;
+  /** Heap each worker needs beyond its chunk (the zone index, say), in bytes. */
+  readonly workerExtraBytes?: number;
 }
 
 /** How the budget is split; every bound below comes from it. */
@@ -63,6 +73,8 @@ export interface MemoryPlan {
   };
   readonly fetch: { readonly maxBytes: number; readonly maxBytesPerPartition: number; readonly reserveBytes: number };
   readonly deadLetterBytes: number;
+  /** Event-time windows' state (0 for count windows). */
+  readonly windowStateBytes: number;
   readonly headroomBytes: number;
 }
 
@@ -82,15 +94,19 @@ function split(B: number, input: MemoryPlanInput, fixedBytes: number, chunkBytes
     reserveBytes: FETCH_MAX_BYTES * FETCH_EXPANSION,
   };
   const deadLetterBytes = Math.floor(clamp(B * DEAD_LETTER_SHARE, MB, 16 * MB));
-  const committed = fixedBytes + chunks * chunkBytes + fetch.reserveBytes + deadLetterBytes;
-  return { chunks, fetch, deadLetterBytes, committed };
+  const windowStateBytes = input.eventTime === true ? Math.floor(B * WINDOW_STATE_SHARE) : 0;
+  const committed = fixedBytes + chunks * chunkBytes + fetch.reserveBytes + deadLetterBytes + windowStateBytes;
+  return { chunks, fetch, deadLetterBytes, windowStateBytes, committed };
 }
 
 export function planMemory(input: MemoryPlanInput): MemoryPlan {
   const { budget, workers, chunkSize, maxMessageBytes } = input;
   const B = budget.bytes;
   const runtimeBytes = MAIN_RUNTIME_BYTES + workers * WORKER_RUNTIME_BYTES;
-  const oldMb = Math.max(WORKER_OLD_GENERATION_MIN_MB, Math.ceil((chunkSize * WORKER_HEAP_BYTES_PER_POINT) / MB) + 8);
+  const oldMb = Math.max(
+    WORKER_OLD_GENERATION_MIN_MB,
+    Math.ceil((chunkSize * WORKER_HEAP_BYTES_PER_POINT + (input.workerExtraBytes ?? 0)) / MB) + 8,
+  );
   const worker = { maxOldGenerationSizeMb: oldMb, maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };
   const workerHeapBytes = workers * (oldMb + WORKER_YOUNG_GENERATION_MB) * MB;
   // Room for typical records, and always for one record of the largest accepted size.
@@ -98,7 +114,7 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
   // The shared index and bytes, plus each row's offset and timestamp kept on the main thread.
   const chunkBytes = chunkLayout(chunkSize, byteCapacity).byteLength + chunkSize * 2 * Float64Array.BYTES_PER_ELEMENT;
   const fixedBytes = runtimeBytes + workerHeapBytes;
-  const { chunks, fetch, deadLetterBytes, committed } = split(B, input, fixedBytes, chunkBytes);
+  const { chunks, fetch, deadLetterBytes, windowStateBytes, committed } = split(B, input, fixedBytes, chunkBytes);
   const headroomBytes = B - committed;
   if (headroomBytes < MIN_HEADROOM_BYTES) {
     // The auto chunk pool, the fetch reserve and the dead letters grow with the
@@ -117,7 +133,9 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
       `a budget of ${Math.floor(B / MB)} MB is too small for this configuration, which needs at least ${needMb} MB ` +
         `(runtime ${runtimeBytes / MB} MB, ${workers} worker heaps ${workerHeapBytes / MB} MB, ` +
         `${need.chunks} chunks ${Math.ceil((need.chunks * chunkBytes) / MB)} MB, fetch ${Math.ceil(need.fetch.reserveBytes / MB)} MB, ` +
-        `dead letters ${Math.ceil(need.deadLetterBytes / MB)} MB, headroom ${MIN_HEADROOM_BYTES / MB} MB); ` +
+        `dead letters ${Math.ceil(need.deadLetterBytes / MB)} MB, ` +
+        (need.windowStateBytes > 0 ? `window state ${Math.ceil(need.windowStateBytes / MB)} MB, ` : '') +
+        `headroom ${MIN_HEADROOM_BYTES / MB} MB); ` +
         'raise the limit or lower WORKERS, CHUNK_SIZE or CHUNK_POOL_SIZE',
     );
   }
@@ -129,6 +147,7 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
     chunkPool: { chunks, byteCapacity, chunkBytes, bytes: chunks * chunkBytes },
     fetch,
     deadLetterBytes,
+    windowStateBytes,
     headroomBytes,
   };
 }

@@ -5,7 +5,7 @@ import { cgroupMemoryLimit, readFileOrUndefined } from './cgroup.js';
 import { planMemory, type MemoryPlan } from './plan.js';
 
 /** The memory plan of this process: the budget from configuration or the container, split. */
-export function memoryPlanFor(config: Config): MemoryPlan {
+export function memoryPlanFor(config: Config, workerExtraBytes = 0): MemoryPlan {
   const cgroup = config.memoryLimitMb === 'auto' ? cgroupMemoryLimit(readFileOrUndefined, totalmem()) : undefined;
   return planMemory({
     budget: resolveBudget(config.memoryLimitMb, cgroup),
@@ -13,6 +13,8 @@ export function memoryPlanFor(config: Config): MemoryPlan {
     chunkSize: config.chunkSize,
     maxMessageBytes: config.maxMessageBytes,
     chunkPoolSize: config.chunkPoolSize,
+    eventTime: config.window !== 'count',
+    workerExtraBytes,
   });
 }
 
@@ -34,6 +36,7 @@ export function describePlan(plan: MemoryPlan): Record<string, unknown> {
       reserveMb: mb(plan.fetch.reserveBytes),
     },
     deadLettersMb: mb(plan.deadLetterBytes),
+    ...(plan.windowStateBytes > 0 ? { windowStateMb: mb(plan.windowStateBytes) } : {}),
     headroomMb: mb(plan.headroomBytes),
   };
 }

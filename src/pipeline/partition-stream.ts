@@ -1,42 +1,16 @@
 import type { Chunk } from '../chunks/chunk.js';
-import type { ChunkPool } from '../chunks/chunk-pool.js';
 import type { DeadLetterReason } from '../decode/reasons.js';
 import { WorkerTaskError } from '../errors.js';
-import type { Metrics } from '../metrics.js';
 import type { ChunkResult } from '../protocol/messages.js';
+import { aggregateV2Key, countWindowRecord, type AggregateV2 } from '../output/aggregate-v2.js';
 import { aggregateKey, aggregateRecord } from '../windows/aggregate-record.js';
 import { CountWindow, type WindowCloseReason } from '../windows/count-window.js';
 import { chunkRowDeadLetter, deadLetterRecord } from './dead-letter.js';
 import { decimalStringToNumber } from './decimal-string.js';
 import { OffsetTracker } from './offset-tracker.js';
-import type { Aggregator, RecordSink } from './ports.js';
-import type { OutgoingRecord, SourceRecord } from './records.js';
-
-/** Work the pipeline holds that a pause lets drain; shared by every partition. */
-export interface InFlight {
-  deadLetters: number;
-  deadLetterBytes: number;
-}
-
-export interface StreamContext {
-  readonly pool: ChunkPool;
-  readonly aggregator: Aggregator;
-  readonly sink: RecordSink;
-  readonly metrics: Metrics;
-  readonly outputTopic: string;
-  readonly dlqTopic: string;
-  readonly windowSize: number;
-  /** Most readings per record, and distinct reading names per window. */
-  readonly maxReadings: number;
-  /** Called when an output cannot be written or a chunk cannot be aggregated: the service must stop. */
-  readonly fail: (error: unknown) => void;
-  readonly now: () => number;
-  readonly inFlight: InFlight;
-  /** Commit soon (a time-closed window was acknowledged and holds later windows back). */
-  readonly requestCommit: () => void;
-  /** Testing only (GEOWINDOW_TEST_OOM_DEVICE): chunks holding a record keyed by this device make their worker run out of memory. */
-  readonly testOomDevice: string | undefined;
-}
+import { sendDeadLetter } from './dead-letter-sender.js';
+import type { StreamContext } from './stream-context.js';
+import type { SourceRecord, TopicPartitionOffset } from './records.js';
 
 /** Window ends a replay of the same records reproduces. */
 const REPLAYABLE_CLOSE: ReadonlySet<WindowCloseReason> = new Set(['count', 'bytes_full']);
@@ -77,9 +51,21 @@ export class PartitionStream {
     return this.#open;
   }
 
-  /** Windows closed but not yet acknowledged, plus dead letters in flight. */
+  /** The open window's chunk is the one being filled. */
+  get openChunk(): CountWindow | undefined {
+    return this.#open;
+  }
+
+  /** Windows closed but not yet acknowledged, plus dead letters in flight (the open window aside). */
   get pendingWork(): number {
-    return this.tracker.pending;
+    return this.tracker.pending - (this.#open === undefined ? 0 : 1);
+  }
+
+  /** Where this partition may commit: the first offset of the oldest work not yet acknowledged. */
+  commitPoint(): TopicPartitionOffset | undefined {
+    const offset = this.tracker.committable();
+    if (offset === undefined || (this.committed !== undefined && offset <= this.committed)) return undefined;
+    return { topic: this.topic, partition: this.partition, offset };
   }
 
   get discarded(): boolean {
@@ -116,33 +102,9 @@ export class PartitionStream {
     // a new window that overlaps the one already written.
     const work = this.tracker.open(this.#open?.firstOffset ?? offset);
     this.tracker.seen(offset);
-    void this.#sendDeadLetter(deadLetterRecord(record, this.topic, this.partition, reason, detail), reason).then((acked) => {
+    void sendDeadLetter(this.#ctx, deadLetterRecord(record, this.topic, this.partition, reason, detail), reason).then((acked) => {
       work.done = acked;
     });
-  }
-
-  /**
-   * Sends one dead letter, counting its bytes as in flight until it is
-   * acknowledged. Resolves false (after failing the pipeline) if it cannot be written.
-   */
-  #sendDeadLetter(record: OutgoingRecord, reason: DeadLetterReason): Promise<boolean> {
-    const { sink, dlqTopic, metrics, fail, inFlight } = this.#ctx;
-    const value = record.value;
-    const bytes = value === null ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length;
-    inFlight.deadLetters++;
-    inFlight.deadLetterBytes += bytes;
-    return sink.send(dlqTopic, record).then(
-      () => {
-        inFlight.deadLetters--;
-        inFlight.deadLetterBytes -= bytes;
-        metrics.deadLettered.inc({ reason });
-        return true;
-      },
-      (error: unknown) => {
-        fail(error);
-        return false;
-      },
-    );
   }
 
   /** Closes the open window, if any, and hands its chunk to a worker. */
@@ -157,6 +119,7 @@ export class PartitionStream {
     const endTimer = metrics.aggregationSeconds.startTimer();
     aggregator
       .aggregate({
+        kind: 'count',
         buffer: chunk.buffer,
         capacity: chunk.layout.capacity,
         byteCapacity: chunk.layout.byteCapacity,
@@ -207,7 +170,7 @@ export class PartitionStream {
     const { pool, requestCommit } = this.#ctx;
     const sends = [...others];
     for (const { row, reason, detail } of rows) {
-      sends.push(this.#sendDeadLetter(chunkRowDeadLetter(window.chunk, row, this.topic, this.partition, reason, detail), reason));
+      sends.push(sendDeadLetter(this.#ctx, chunkRowDeadLetter(window.chunk, row, this.topic, this.partition, reason, detail), reason));
     }
     void Promise.all(sends).then((acked) => {
       if (!acked.every(Boolean)) return;
@@ -232,8 +195,9 @@ export class PartitionStream {
     this.#emitReady();
   }
 
-  /** The partition's offset `offset` is committed. */
-  committedUpTo(offset: number): void {
+  /** The partition's offset `point.offset` is committed. */
+  committedUpTo(point: TopicPartitionOffset): void {
+    const { offset } = point;
     this.committed = offset;
     if (this.#barrier !== undefined && offset >= this.#barrier) {
       this.#barrier = undefined;
@@ -274,8 +238,12 @@ export class PartitionStream {
     const { sink, outputTopic, windowSize, metrics, fail, now } = this.#ctx;
     const { window, closedBy, closedAt } = closed;
     const aggregate = (closed.outcome as ChunkResult).aggregate!;
-    const record = aggregateRecord(window, windowSize, closedBy, aggregate, now());
-    return sink.send(outputTopic, { key: aggregateKey(window), value: JSON.stringify(record) }).then(
+    const emittedAt = now();
+    const record = this.#ctx.countOutputV2
+      ? countWindowRecord(window, closedBy, aggregate, emittedAt)
+      : aggregateRecord(window, windowSize, closedBy, aggregate, emittedAt);
+    const key = this.#ctx.countOutputV2 ? aggregateV2Key(record as AggregateV2) : aggregateKey(window);
+    return sink.send(outputTopic, { key, value: JSON.stringify(record) }).then(
       () => {
         const ackedAt = now();
         metrics.windowsEmitted.inc({ closed_by: closedBy });

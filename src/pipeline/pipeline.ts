@@ -4,9 +4,11 @@ import type { Chunk } from '../chunks/chunk.js';
 import type { ChunkPool } from '../chunks/chunk-pool.js';
 import type { Metrics } from '../metrics.js';
 import type { WindowCloseReason } from '../windows/count-window.js';
-import { PartitionStream, type InFlight, type StreamContext } from './partition-stream.js';
+import { EventStream } from './event-stream.js';
+import { PartitionStream } from './partition-stream.js';
 import { decimalStringToNumber } from './decimal-string.js';
-import type { Aggregator, OffsetCommitter, RecordSink } from './ports.js';
+import type { Aggregator, EndOffsets, OffsetCommitter, RecordSink } from './ports.js';
+import type { EventTimeSettings, InFlight, StreamContext } from './stream-context.js';
 import type { RecordBatch, SourceRecord, TopicPartitionOffset } from './records.js';
 
 /** How often a batch waiting for a free chunk heartbeats and looks again. */
@@ -31,10 +33,16 @@ export interface PipelineOptions {
   readonly maxReadings: number;
   /** Dead-letter bytes not yet acknowledged above which a batch waits. */
   readonly deadLetterBytesLimit: number;
+  /** Count windows: write schema v2 (OUTPUT_SCHEMA=v2). */
+  readonly countOutputV2?: boolean;
+  /** Event-time windows (WINDOW=tumbling|hopping); unset for count windows. */
+  readonly eventTime?: EventTimeSettings;
   /** Testing only: see GEOWINDOW_TEST_OOM_DEVICE. */
   readonly testOomDevice?: string;
   readonly now?: () => number;
 }
+
+type Stream = PartitionStream | EventStream;
 
 /**
  * The main-thread flow, from fetched records to committed offsets:
@@ -49,7 +57,8 @@ export interface PipelineOptions {
 export class Pipeline {
   readonly #options: PipelineOptions;
   readonly #ctx: StreamContext;
-  readonly #streams = new Map<string, PartitionStream>();
+  readonly #streams = new Map<string, Stream>();
+  #enforcingBudget = false;
   readonly #inFlight: InFlight = { deadLetters: 0, deadLetterBytes: 0 };
   #failure: unknown;
   #failureListener: ((error: unknown) => void) | undefined;
@@ -74,6 +83,9 @@ export class Pipeline {
       fail: (error) => this.#fail(error),
       inFlight: this.#inFlight,
       requestCommit: () => void this.commit(),
+      stateChanged: () => this.#windowStateChanged(),
+      countOutputV2: options.countOutputV2 ?? false,
+      eventTime: options.eventTime,
       testOomDevice: options.testOomDevice,
     };
   }
@@ -102,6 +114,8 @@ export class Pipeline {
       this.#options.metrics.firstBatchTime.set(this.#ctx.now() / 1000);
     }
     const stream = this.#stream(batch.topic, batch.partition);
+    const first = batch.records[0];
+    if (stream instanceof EventStream && first !== undefined) await stream.prepare(decimalStringToNumber(first.offset));
     const { maxMessageBytes } = this.#options;
     let lastRead: string | undefined;
     let read = 0;
@@ -119,7 +133,7 @@ export class Pipeline {
           now = this.#ctx.now();
         }
         stream.deadLetter(record, offset, 'oversized', `${size} bytes > ${maxMessageBytes}`);
-      } else if (stream.openWindow === undefined || !stream.append(record, offset, now)) {
+      } else if (stream.openChunk === undefined || !stream.append(record, offset, now)) {
         if (!(await this.#appendToNewWindow(stream, batch, record, offset))) break;
         now = this.#ctx.now();
       }
@@ -131,6 +145,8 @@ export class Pipeline {
     // Only what was packed or dead-lettered counts as read; the rest is fetched again.
     if (lastRead !== undefined) {
       batch.markRead(lastRead);
+      // Event time: a partition read to its end sends its chunk now, so its windows close without waiting for more.
+      if (stream instanceof EventStream && BigInt(lastRead) + 1n >= BigInt(batch.highWatermark)) stream.close();
       metrics.consumerLag.set(
         { topic: batch.topic, partition: batch.partition },
         Math.max(0, Number(batch.highWatermark) - Number(lastRead) - 1),
@@ -139,7 +155,7 @@ export class Pipeline {
   }
 
   /** Slow path: the partition has no open window, or its window's bytes are full. */
-  async #appendToNewWindow(stream: PartitionStream, batch: RecordBatch, record: SourceRecord, offset: number): Promise<boolean> {
+  async #appendToNewWindow(stream: Stream, batch: RecordBatch, record: SourceRecord, offset: number): Promise<boolean> {
     stream.close('bytes_full');
     const chunk = await this.#acquireChunk(batch);
     if (chunk === undefined) return false;
@@ -190,16 +206,16 @@ export class Pipeline {
 
   #chunksBeingAggregated(): number {
     let open = 0;
-    for (const stream of this.#streams.values()) if (stream.openWindow !== undefined) open++;
+    for (const stream of this.#streams.values()) if (stream.openChunk !== undefined) open++;
     return this.#options.pool.inUse - open;
   }
 
   /** Every chunk is held by an open window and none will come back by itself: free the oldest. */
   #closeOldestOpenWindow(): void {
-    let oldest: PartitionStream | undefined;
+    let oldest: Stream | undefined;
     for (const stream of this.#streams.values()) {
-      const window = stream.openWindow;
-      if (window !== undefined && (oldest === undefined || window.lastAppendAt < oldest.openWindow!.lastAppendAt)) {
+      const window = stream.openChunk;
+      if (window !== undefined && (oldest === undefined || window.lastAppendAt < oldest.openChunk!.lastAppendAt)) {
         oldest = stream;
       }
     }
@@ -216,9 +232,68 @@ export class Pipeline {
   closeIdleWindows(): void {
     const now = this.#ctx.now();
     for (const stream of this.#streams.values()) {
-      const window = stream.openWindow;
+      const window = stream.openChunk;
       if (window !== undefined && now - window.lastAppendAt >= this.#options.windowIdleMs) stream.close('idle');
     }
+  }
+
+  /**
+   * Event time: partitions with open windows that were read to their end and
+   * received nothing for `idleMs` move their watermark by the wall clock, so
+   * their windows close although no record comes. A partition with records
+   * still to fetch (a slow consumer, a paused one) is not idle: its end offset
+   * says so. Resolves with the number of windows closed.
+   */
+  async closeIdlePartitions(ends: EndOffsets, idleMs: number): Promise<number> {
+    const now = this.#ctx.now();
+    const candidates: EventStream[] = [];
+    for (const stream of this.#streams.values()) {
+      if (stream instanceof EventStream && stream.idle && now - stream.lastRecordAt >= idleMs) candidates.push(stream);
+    }
+    if (candidates.length === 0 || this.#failure !== undefined) return 0;
+    const endOffsets = await ends.endOffsets(candidates[0]!.topic);
+    let closed = 0;
+    for (const stream of candidates) {
+      const end = endOffsets.get(stream.partition);
+      if (stream.discarded || end === undefined || stream.nextOffset === undefined || stream.nextOffset < end) continue;
+      const n = stream.advanceIdle(this.#ctx.now());
+      if (n > 0) this.#options.metrics.idleAdvances.inc();
+      closed += n;
+    }
+    return closed;
+  }
+
+  /**
+   * Window state changed: while the window-state share of the memory plan is
+   * exceeded, the oldest window of all partitions is emitted early; the
+   * gauges follow.
+   */
+  #windowStateChanged(): void {
+    const settings = this.#options.eventTime;
+    if (settings === undefined || this.#enforcingBudget) return;
+    this.#enforcingBudget = true;
+    try {
+      while (settings.budget.exceeded) {
+        let oldest: EventStream | undefined;
+        for (const stream of this.#streams.values()) {
+          if (!(stream instanceof EventStream) || stream.store === undefined || stream.store.openCount === 0) continue;
+          if (oldest === undefined || stream.store.oldestEnd < oldest.store!.oldestEnd) oldest = stream;
+        }
+        if (oldest === undefined) break;
+        oldest.closeOldestForBudget();
+      }
+    } finally {
+      this.#enforcingBudget = false;
+    }
+    const { metrics } = this.#options;
+    let open = 0;
+    for (const stream of this.#streams.values()) {
+      if (!(stream instanceof EventStream) || stream.store === undefined) continue;
+      open += stream.store.openCount;
+      if (Number.isFinite(stream.watermark)) metrics.watermark.set({ partition: String(stream.partition) }, stream.watermark / 1000);
+    }
+    metrics.openWindows.set(open);
+    metrics.windowStateBytes.set(settings.budget.usedBytes);
   }
 
   /**
@@ -247,13 +322,14 @@ export class Pipeline {
     // their acknowledgements mark work done in each partition's tracker.
     // Step 2: per partition, the committable offset is the first offset of
     // the oldest work not yet acknowledged (or one past the last record).
+    // (Event time: the last chunk boundary before any window not yet safely written, with its watermark.)
     const offsets: TopicPartitionOffset[] = [];
-    const streams: [PartitionStream, number][] = [];
+    const streams: [Stream, TopicPartitionOffset][] = [];
     for (const stream of this.#streams.values()) {
-      const offset = stream.tracker.committable();
-      if (offset !== undefined && (stream.committed === undefined || offset > stream.committed)) {
-        offsets.push({ topic: stream.topic, partition: stream.partition, offset });
-        streams.push([stream, offset]);
+      const point = stream.commitPoint();
+      if (point !== undefined) {
+        offsets.push(point);
+        streams.push([stream, point]);
       }
     }
     if (offsets.length === 0) return;
@@ -261,7 +337,7 @@ export class Pipeline {
     try {
       await this.#options.committer.commit(offsets);
       this.#options.metrics.commits.inc({ result: 'ok' });
-      for (const [stream, offset] of streams) stream.committedUpTo(offset);
+      for (const [stream, point] of streams) stream.committedUpTo(point);
     } catch (error) {
       // A rebalance makes commits fail until the group settles; the next commit retries.
       this.#options.metrics.commits.inc({ result: 'failed' });
@@ -285,7 +361,11 @@ export class Pipeline {
     await this.#inBatch;
   }
 
-  /** Emits every open window as partial. */
+  /**
+   * Count windows: emits every open window as partial. Event time: sends the
+   * open chunks to the workers; open windows stay unwritten, and whoever
+   * reads the partitions next rebuilds them from the committed offsets.
+   */
   closeAllWindows(closedBy: WindowCloseReason): void {
     for (const stream of this.#streams.values()) stream.close(closedBy);
   }
@@ -296,18 +376,18 @@ export class Pipeline {
     for (;;) {
       if (this.#failure !== undefined) return false;
       let pending = 0;
-      for (const stream of this.#streams.values()) pending += stream.pendingWork - (stream.openWindow ? 1 : 0);
+      for (const stream of this.#streams.values()) pending += stream.pendingWork;
       if (pending === 0) return true;
       if (this.#ctx.now() >= deadline) return false;
       await sleep(DRAIN_POLL_MS);
     }
   }
 
-  #stream(topic: string, partition: number): PartitionStream {
+  #stream(topic: string, partition: number): Stream {
     const key = `${topic}\u0000${partition}`;
     let stream = this.#streams.get(key);
     if (stream === undefined) {
-      stream = new PartitionStream(topic, partition, this.#ctx);
+      stream = this.#ctx.eventTime === undefined ? new PartitionStream(topic, partition, this.#ctx) : new EventStream(topic, partition, this.#ctx);
       this.#streams.set(key, stream);
     }
     return stream;

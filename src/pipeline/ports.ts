@@ -1,4 +1,4 @@
-import type { AggregateTask, ChunkResult } from '../protocol/messages.js';
+import type { AggregateTask, ChunkResult, EventChunkResult, EventTask } from '../protocol/messages.js';
 import type { OutgoingRecord, TopicPartitionOffset } from './records.js';
 
 /**
@@ -6,7 +6,10 @@ import type { OutgoingRecord, TopicPartitionOffset } from './records.js';
  * worker pool and the Kafka adapter; unit tests wire in fakes.
  */
 export interface Aggregator {
+  /** A count window: the chunk is the window. */
   aggregate(task: AggregateTask): Promise<ChunkResult>;
+  /** Event-time windows: the chunk's partial aggregates per (window, key). */
+  fold(task: EventTask): Promise<EventChunkResult>;
 }
 
 export interface RecordSink {
@@ -16,4 +19,11 @@ export interface RecordSink {
 
 export interface OffsetCommitter {
   commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  /** The metadata committed with the partition's offset (the event-time checkpoint), null when none. */
+  committedMetadata(topic: string, partition: number): Promise<string | null>;
+}
+
+export interface EndOffsets {
+  /** The partition's end offset (the next offset to be written), by partition. */
+  endOffsets(topic: string): Promise<Map<number, number>>;
 }

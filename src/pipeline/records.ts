@@ -41,4 +41,6 @@ export interface TopicPartitionOffset {
   readonly partition: number;
   /** The next offset to read. */
   readonly offset: number;
+  /** Committed with the offset: the partition's event-time checkpoint (see windows/checkpoint.ts). */
+  readonly metadata?: string;
 }

@@ -1,5 +1,8 @@
 import type { Polygon, Position } from 'geojson';
 import type { DeadLetterReason } from '../decode/reasons.js';
+import type { PartialAggregate } from '../shared/aggregate/partial.js';
+import type { KeyKind } from '../shared/keys.js';
+import type { TimeWindowSpec } from '../shared/windows/assign.js';
 
 /**
  * The messages that cross between the main thread and the aggregation
@@ -7,6 +10,7 @@ import type { DeadLetterReason } from '../decode/reasons.js';
  * records; they are never copied between threads.
  */
 export interface AggregateTask {
+  readonly kind: 'count';
   readonly buffer: SharedArrayBuffer;
   readonly capacity: number;
   readonly byteCapacity: number;
@@ -24,6 +28,8 @@ export interface ReadingStats {
   readonly min: number | null;
   readonly max: number | null;
   readonly mean: number | null;
+  /** So results can be merged downstream (sum of sums over count of counts). */
+  readonly sum: number | null;
 }
 
 export interface ChunkAggregate {
@@ -54,4 +60,71 @@ export interface ChunkResult {
   readonly aggregate: ChunkAggregate | null;
   /** In row order. */
   readonly bad: readonly BadRow[];
+}
+
+/** How a worker keys records (KEY_BY and what each kind needs). */
+export interface KeySpec {
+  readonly by: readonly KeyKind[];
+  /** The source partition: the id of `partition` keys. */
+  readonly partition: number;
+  /** With `zone`: the GeoJSON file and its id property; each worker loads it once. */
+  readonly zones: { readonly file: string; readonly idProperty: string } | null;
+  /** Points in no zone: null drops them (counted), else the key id they are grouped under. */
+  readonly zoneUnmatched: string | null;
+  readonly h3Resolution: number;
+}
+
+/**
+ * One chunk of one partition to fold into event-time windows: decode every
+ * row, key it, assign its windows, and return a mergeable partial aggregate
+ * per (window, key). The worker writes each row's event time into the
+ * chunk's `times` column (NaN for rows it did not fold).
+ */
+export interface EventTask {
+  readonly kind: 'event';
+  readonly buffer: SharedArrayBuffer;
+  readonly capacity: number;
+  readonly byteCapacity: number;
+  readonly count: number;
+  readonly maxReadings: number;
+  readonly window: TimeWindowSpec;
+  readonly keys: KeySpec;
+  /**
+   * The partition's watermark as the main thread knew it when the chunk was
+   * sent: a lower bound of the watermark before the chunk's first row (an
+   * earlier chunk may still be in another worker). Windows ending at or
+   * before it are not folded.
+   */
+  readonly watermark: number;
+}
+
+export interface KeyPartial {
+  readonly by: KeyKind;
+  readonly id: string;
+  /** Rows of the chunk folded into this partial: the first and the last. */
+  readonly firstRow: number;
+  readonly lastRow: number;
+  readonly partial: PartialAggregate;
+}
+
+export interface WindowPartials {
+  readonly start: number;
+  readonly end: number;
+  readonly keys: KeyPartial[];
+}
+
+export interface EventChunkResult {
+  readonly windows: WindowPartials[];
+  /** Rows that are not readings, or late for every window they fall in (reason `late`), in row order. */
+  readonly bad: readonly BadRow[];
+  /** Largest event time of a valid row (late ones included), -Infinity when none: moves the watermark. */
+  readonly maxTs: number;
+  /** Smallest `lastWindowEnd` of a folded row: when it is not above the true watermark, the main thread looks for late rows. */
+  readonly minLastEnd: number;
+  /** Window assignments not folded because that window had closed (hopping windows: the record counts in its open ones). */
+  readonly lateAssignments: number;
+  /** Rows in no zone, dropped (ZONE_UNMATCHED=drop). */
+  readonly unzoned: number;
+  /** Readings not kept because a partial already held READING_COLUMNS names. */
+  readonly readingsDropped: number;
 }

@@ -305,31 +305,36 @@ describe('chunkLayout', () => {
     [7, 1001],
     [1001, 3],
     [2000, 768_000],
-  ])('places the index and the byte region without overlap for capacity %d and %d bytes', (capacity, byteCapacity) => {
+  ])('places the event times, the index and the byte region without overlap for capacity %d and %d bytes', (capacity, byteCapacity) => {
     const layout = chunkLayout(capacity, byteCapacity);
     expect(INDEX_SLOTS).toBe(4);
+    const times = { start: layout.timesOffset, bytes: capacity * 8 };
     const index = { start: layout.indexOffset, bytes: capacity * 4 * 4 };
     const region = { start: layout.bytesOffset, bytes: byteCapacity };
-    const [first, second] = [index, region].sort((a, b) => a.start - b.start) as [typeof index, typeof index];
+    const [first, second, third] = [times, index, region].sort((a, b) => a.start - b.start) as [typeof index, typeof index, typeof index];
     expect(first.start).toBe(0);
     expect(second.start).toBeGreaterThanOrEqual(first.start + first.bytes);
+    expect(third.start).toBeGreaterThanOrEqual(second.start + second.bytes);
+    expect(layout.timesOffset % 8).toBe(0); // Float64Array alignment
     expect(layout.indexOffset % 4).toBe(0); // Int32Array alignment
-    expect(layout.byteLength).toBe(second.start + second.bytes);
-    // No padding is needed: the index is 4-byte aligned at 0 and the bytes need none.
-    expect(layout.byteLength).toBe(capacity * 16 + byteCapacity);
+    expect(layout.byteLength).toBe(third.start + third.bytes);
+    // No padding is needed: times at 0, the index right after (a multiple of 8), the bytes need none.
+    expect(layout.byteLength).toBe(capacity * 24 + byteCapacity);
 
     // The views can be built (a misaligned offset would throw) and have the right lengths.
     const views = chunkViews(new SharedArrayBuffer(layout.byteLength), layout);
-    expect([views.index.length, views.bytes.length]).toEqual([capacity * 4, byteCapacity]);
+    expect([views.times.length, views.index.length, views.bytes.length]).toEqual([capacity, capacity * 4, byteCapacity]);
   });
 
   it('keeps writes through one view out of the other', () => {
     const layout = chunkLayout(5, 7);
     const views = chunkViews(new SharedArrayBuffer(layout.byteLength), layout);
     views.index.fill(-1);
+    views.times.fill(Number.NaN);
     expect(Array.from(views.bytes)).toEqual([0, 0, 0, 0, 0, 0, 0]);
     views.bytes.fill(0xab);
     expect(Array.from(views.index).every((slot) => slot === -1)).toBe(true);
+    expect(Array.from(views.times).every((t) => Number.isNaN(t))).toBe(true);
     expect(views.index).toHaveLength(20);
   });
 });

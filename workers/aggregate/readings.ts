@@ -54,7 +54,7 @@ export class ReadingStatsAccumulator {
 
   result(): Record<string, ReadingStats> {
     const result = Object.create(null) as Record<string, ReadingStats>;
-    for (const [name, { count, min, max, sum }] of this.#stats) result[name] = { count, min, max, mean: sum / count };
+    for (const [name, { count, min, max, sum }] of this.#stats) result[name] = { count, min, max, mean: sum / count, sum };
     return result;
   }
 }

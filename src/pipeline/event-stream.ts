@@ -1,0 +1,376 @@
+import type { Chunk } from '../chunks/chunk.js';
+import type { DeadLetterReason } from '../decode/reasons.js';
+import { WorkerTaskError } from '../errors.js';
+import { aggregateV2Key, timeWindowRecord } from '../output/aggregate-v2.js';
+import type { BadRow, EventChunkResult } from '../protocol/messages.js';
+import { lastWindowEnd } from '../shared/windows/assign.js';
+import { Boundaries, decodeCheckpoint, encodeCheckpoint } from '../windows/checkpoint.js';
+import { WindowStore, type ClosedWindow } from '../windows/window-store.js';
+import { chunkRowDeadLetter, deadLetterRecord } from './dead-letter.js';
+import { sendDeadLetter } from './dead-letter-sender.js';
+import { decimalStringToNumber } from './decimal-string.js';
+import { OffsetTracker, type PendingWork } from './offset-tracker.js';
+import type { SourceRecord, TopicPartitionOffset } from './records.js';
+import type { EventTimeSettings, StreamContext } from './stream-context.js';
+
+/** A chunk of this partition: filling, or sent to a worker and waiting to be merged in offset order. */
+interface ChunkInFlight {
+  readonly chunk: Chunk;
+  readonly firstOffset: number;
+  lastOffset: number;
+  lastAppendAt: number;
+  /** Done once the chunk is merged and its dead letters are acknowledged. */
+  readonly work: PendingWork;
+  result: EventChunkResult | WorkerTaskError | undefined;
+}
+
+/**
+ * One assigned partition under event-time windows. Chunks are units of
+ * work: copied, folded by a worker into partials per (window, key), merged
+ * here in offset order into the partition's open windows. The watermark
+ * closes windows; their aggregates are written; offsets are committed only
+ * where a replay rebuilds every window still open (see commitPoint).
+ */
+export class EventStream {
+  readonly topic: string;
+  readonly partition: number;
+  /** The last offset committed for this partition (the next offset to read). */
+  committed: number | undefined;
+  /** Wall-clock time of the last record read, for the idle-partition check. */
+  lastRecordAt: number;
+  readonly #ctx: StreamContext;
+  readonly #settings: EventTimeSettings;
+  readonly #tracker = new OffsetTracker();
+  readonly #boundaries = new Boundaries();
+  readonly #chunks: ChunkInFlight[] = [];
+  /** Closed windows whose aggregates are not all acknowledged yet, by their first offset. */
+  readonly #emitting = new Set<{ readonly firstOffset: number }>();
+  #open: ChunkInFlight | undefined;
+  #store: WindowStore | undefined;
+  #restoring: Promise<void> | undefined;
+  #nextOffset: number | undefined;
+  /** The boundary after the last merged chunk (or where reading started): where an advance between chunks lands. */
+  #mergedUpTo = 0;
+  #committedMetadata: string | undefined;
+  #discarded = false;
+
+  constructor(topic: string, partition: number, ctx: StreamContext) {
+    this.topic = topic;
+    this.partition = partition;
+    this.#ctx = ctx;
+    this.#settings = ctx.eventTime!;
+    this.lastRecordAt = ctx.now();
+  }
+
+  /**
+   * Before the first record after an assignment: read the watermark committed
+   * with the offset reading starts from, so the replay judges every record as
+   * the first reading did.
+   */
+  prepare(firstOffset: number): Promise<void> {
+    this.#restoring ??= this.#settings.checkpoints.committedMetadata(this.topic, this.partition).then(
+      (metadata) => {
+        const watermark = decodeCheckpoint(metadata);
+        this.#store = new WindowStore(this.#settings.caps, this.#settings.budget, watermark);
+        this.#boundaries.mark(firstOffset, watermark);
+        this.#mergedUpTo = firstOffset;
+      },
+      (error: unknown) => {
+        this.#restoring = undefined;
+        throw error;
+      },
+    );
+    return this.#restoring;
+  }
+
+  get openChunk(): { readonly lastAppendAt: number } | undefined {
+    return this.#open;
+  }
+
+  get discarded(): boolean {
+    return this.#discarded;
+  }
+
+  get watermark(): number {
+    return this.#store?.watermark ?? Number.NEGATIVE_INFINITY;
+  }
+
+  get store(): WindowStore | undefined {
+    return this.#store;
+  }
+
+  /** The next offset to read, once a record was read. */
+  get nextOffset(): number | undefined {
+    return this.#nextOffset;
+  }
+
+  /** Chunks not yet merged, dead letters and aggregates not yet acknowledged (the open chunk aside). */
+  get pendingWork(): number {
+    return this.#tracker.pending - (this.#open === undefined ? 0 : 1) + this.#emitting.size;
+  }
+
+  open(chunk: Chunk, offset: number): void {
+    this.#open = { chunk, firstOffset: offset, lastOffset: offset, lastAppendAt: this.#ctx.now(), work: this.#tracker.open(offset), result: undefined };
+  }
+
+  /** Copies a record into the open chunk; false (nothing copied) when its bytes are full. A full chunk goes to a worker. */
+  append(record: SourceRecord, offset: number, now: number): boolean {
+    const open = this.#open!;
+    if (open.chunk.append(record.key, record.value, record.headers, offset, decimalStringToNumber(record.timestamp)) === 'bytes_full') return false;
+    open.lastOffset = offset;
+    open.lastAppendAt = now;
+    this.lastRecordAt = now;
+    this.#seen(offset);
+    if (open.chunk.full) this.close();
+    return true;
+  }
+
+  /** A record dead-lettered before it reaches a chunk (too large to copy). */
+  deadLetter(record: SourceRecord, offset: number, reason: DeadLetterReason, detail: string): void {
+    const work = this.#tracker.open(this.#open?.firstOffset ?? offset);
+    this.#seen(offset);
+    this.lastRecordAt = this.#ctx.now();
+    void sendDeadLetter(this.#ctx, deadLetterRecord(record, this.topic, this.partition, reason, detail), reason).then((acked) => {
+      work.done = acked;
+    });
+  }
+
+  #seen(offset: number): void {
+    this.#tracker.seen(offset);
+    this.#nextOffset = offset + 1;
+  }
+
+  /** Sends the open chunk, if any, to a worker (whatever the reason: a chunk is only a unit of work, windows close by the watermark). */
+  close(): void {
+    const open = this.#open;
+    if (open === undefined) return;
+    this.#open = undefined;
+    this.#chunks.push(open);
+    const { aggregator, metrics, maxReadings } = this.#ctx;
+    const { chunk } = open;
+    const endTimer = metrics.aggregationSeconds.startTimer();
+    aggregator
+      .fold({
+        kind: 'event',
+        buffer: chunk.buffer,
+        capacity: chunk.layout.capacity,
+        byteCapacity: chunk.layout.byteCapacity,
+        count: chunk.count,
+        maxReadings,
+        window: this.#settings.window,
+        keys: { ...this.#settings.keys, partition: this.partition },
+        watermark: this.watermark,
+      })
+      .then(
+        (result) => {
+          endTimer();
+          open.result = result;
+          this.#mergeReady();
+        },
+        (error: unknown) => {
+          endTimer();
+          if (!(error instanceof WorkerTaskError)) {
+            this.#ctx.fail(error);
+            return;
+          }
+          open.result = error;
+          this.#mergeReady();
+        },
+      );
+  }
+
+  /** Merges the folded chunks at the head of the queue, in offset order. */
+  #mergeReady(): void {
+    while (this.#chunks.length > 0 && this.#chunks[0]!.result !== undefined) {
+      const next = this.#chunks.shift()!;
+      if (this.#discarded) {
+        this.#ctx.pool.release(next.chunk);
+        continue;
+      }
+      const { result } = next;
+      if (result instanceof WorkerTaskError) this.#deadLetterChunk(next, result);
+      else this.#merge(next, result!);
+    }
+  }
+
+  /**
+   * Step 1: rows late against the watermark of earlier chunks (still in
+   * flight when this one was sent) are found from the event times the worker
+   * wrote. Step 2: the partials of windows still open are merged. Step 3: the
+   * watermark moves to the chunk's largest event time minus the grace and
+   * closes the windows it reaches; a cap hit closes the oldest early. Step 4:
+   * the bad and late rows are dead-lettered and the chunk is released.
+   * Step 5: the closed windows are written.
+   */
+  #merge(next: ChunkInFlight, result: EventChunkResult): void {
+    const store = this.#store!;
+    const { chunk } = next;
+    const { metrics } = this.#ctx;
+    const spec = this.#settings.window;
+    const before = store.watermark;
+    const late: BadRow[] = [];
+    if (result.minLastEnd <= before) {
+      const { times } = chunk.views;
+      for (let row = 0; row < chunk.count; row++) {
+        const ts = times[row]!;
+        const end = lastWindowEnd(ts, spec);
+        if (end <= before) late.push({ row, reason: 'late', detail: `its window ending ${end} had closed at watermark ${before}` });
+      }
+    }
+    const dropped = store.merge(result.windows, (row) => chunk.offsetAt(row)) + result.readingsDropped;
+    if (dropped > 0) metrics.readingsDropped.inc(dropped);
+    if (result.unzoned > 0) metrics.unzoned.inc(result.unzoned);
+    if (result.lateAssignments > 0) metrics.lateAssignments.inc(result.lateAssignments);
+    const closed = store.advance(result.maxTs - spec.graceMs, 'watermark');
+    closed.push(...this.closeForCaps());
+    this.#mergedUpTo = next.lastOffset + 1;
+    this.#boundaries.mark(this.#mergedUpTo, store.watermark);
+
+    const rows: BadRow[] = [];
+    for (const bad of result.bad) {
+      if (bad.reason === 'late') late.push(bad);
+      else rows.push(bad);
+    }
+    if (late.length > 0) metrics.recordsLate.inc({ partition: String(this.partition) }, late.length);
+    if (this.#settings.deadLetterLate) rows.push(...late);
+    this.#finishChunk(next, rows);
+    this.#emit(closed);
+  }
+
+  /** Closes the oldest windows while a per-partition cap is passed; counts each hit. */
+  closeForCaps(): ClosedWindow[] {
+    const store = this.#store;
+    if (store === undefined) return [];
+    const closed: ClosedWindow[] = [];
+    for (let cap = store.capHit(); cap !== undefined; cap = store.capHit()) {
+      this.#ctx.metrics.windowCapHits.inc({ cap });
+      closed.push(...store.closeOldest());
+    }
+    return closed;
+  }
+
+  /** The window-state budget is exceeded and this partition holds the oldest window: emit it early. */
+  closeOldestForBudget(): void {
+    const store = this.#store;
+    if (store === undefined || store.openCount === 0) return;
+    this.#ctx.metrics.windowCapHits.inc({ cap: 'state_bytes' });
+    this.#advanceBetweenChunks(store.closeOldest());
+  }
+
+  /** Sends the chunk's bad rows to the dead-letter topic; the chunk's work is done once they are acknowledged. */
+  #finishChunk(next: ChunkInFlight, rows: readonly BadRow[]): void {
+    const sends: Promise<boolean>[] = [];
+    for (const { row, reason, detail } of rows) {
+      sends.push(sendDeadLetter(this.#ctx, chunkRowDeadLetter(next.chunk, row, this.topic, this.partition, reason, detail), reason));
+    }
+    this.#ctx.pool.release(next.chunk);
+    void Promise.all(sends).then((acked) => {
+      if (acked.every(Boolean)) next.work.done = true;
+    });
+  }
+
+  /** The chunk's worker failed twice: every row goes to the dead-letter topic, and the stream goes on. */
+  #deadLetterChunk(next: ChunkInFlight, error: WorkerTaskError): void {
+    const reason: DeadLetterReason = error.outOfMemory ? 'worker_out_of_memory' : 'aggregation_failed';
+    const rows = Array.from({ length: next.chunk.count }, (_, row) => ({ row, reason, detail: error.message }));
+    this.#mergedUpTo = next.lastOffset + 1;
+    this.#boundaries.mark(this.#mergedUpTo, this.watermark);
+    this.#finishChunk(next, rows);
+  }
+
+  /**
+   * The partition was read to its end and nothing came for IDLE_PARTITION_MS:
+   * the wall clock stands in for event time, so its windows do not hang open.
+   * Only between chunks (none open or being folded), so the advance lands on
+   * a boundary and is committed with it.
+   */
+  advanceIdle(now: number): number {
+    if (this.#store === undefined || this.#open !== undefined || this.#chunks.length > 0) return 0;
+    const closed = this.#store.advance(now - this.#settings.window.graceMs, 'idle');
+    this.#advanceBetweenChunks(closed);
+    return closed.length;
+  }
+
+  get idle(): boolean {
+    return this.#store !== undefined && this.#store.openCount > 0 && this.#open === undefined && this.#chunks.length === 0;
+  }
+
+  #advanceBetweenChunks(closed: ClosedWindow[]): void {
+    if (closed.length === 0) return;
+    // After every merged chunk and before any later one: a later chunk is judged against the new watermark when it merges.
+    this.#boundaries.mark(this.#mergedUpTo, this.watermark);
+    this.#emit(closed);
+  }
+
+  /** Writes one aggregate per key of every closed window; the window stops holding commits back once all are acknowledged. */
+  #emit(closed: readonly ClosedWindow[]): void {
+    const { sink, outputTopic, metrics, fail, now, requestCommit } = this.#ctx;
+    const kind = this.#settings.window.kind;
+    const firstKind = this.#settings.keys.by[0];
+    for (const { window, closedBy } of closed) {
+      const entry = { firstOffset: window.firstOffset };
+      this.#emitting.add(entry);
+      const emittedAt = now();
+      const sends: Promise<void>[] = [];
+      let records = 0;
+      for (const key of window.keys.values()) {
+        const record = timeWindowRecord(kind, window, key, closedBy, this.topic, this.partition, emittedAt);
+        if (key.by === firstKind) records += record.count;
+        sends.push(sink.send(outputTopic, { key: aggregateV2Key(record), value: JSON.stringify(record) }));
+      }
+      void Promise.all(sends).then(
+        () => {
+          this.#emitting.delete(entry);
+          const ackedAt = now();
+          metrics.windowsEmitted.inc({ closed_by: closedBy }, 1);
+          metrics.aggregatesWritten.inc(sends.length);
+          metrics.recordsAggregated.inc(records);
+          metrics.windowLatency.observe((ackedAt - emittedAt) / 1000);
+          metrics.endToEndLatency.observe(Math.max(0, ackedAt - window.end) / 1000);
+          requestCommit();
+        },
+        (error: unknown) => fail(error),
+      );
+    }
+    this.#ctx.stateChanged();
+  }
+
+  /**
+   * Where this partition may commit, and the watermark to commit with it:
+   * the last boundary at or before (1) the oldest chunk not yet merged or
+   * dead letter not yet acknowledged, (2) the first record of every open
+   * window, and (3) the first record of every closed window whose aggregates
+   * are not all acknowledged. A replay from there rebuilds every window
+   * that was not yet safely written, from all of its records.
+   */
+  commitPoint(): TopicPartitionOffset | undefined {
+    const pending = this.#tracker.committable();
+    if (pending === undefined || this.#store === undefined) return undefined;
+    let limit = Math.min(pending, this.#store.firstOpenOffset);
+    for (const entry of this.#emitting) if (entry.firstOffset < limit) limit = entry.firstOffset;
+    const boundary = this.#boundaries.latestAtOrBefore(limit);
+    if (boundary === undefined) return undefined;
+    const metadata = encodeCheckpoint(boundary.watermark);
+    if (this.committed === boundary.offset && metadata === this.#committedMetadata) return undefined;
+    return { topic: this.topic, partition: this.partition, offset: boundary.offset, ...(metadata === undefined ? {} : { metadata }) };
+  }
+
+  committedUpTo(point: TopicPartitionOffset): void {
+    this.committed = point.offset;
+    this.#committedMetadata = point.metadata;
+  }
+
+  /**
+   * Forgets this partition (revoked, or read again after a rebalance): open
+   * windows and chunks are dropped unwritten; whoever reads the partition
+   * next rebuilds them from the committed offset and its watermark.
+   */
+  discard(): void {
+    this.#discarded = true;
+    const open = this.#open;
+    this.#open = undefined;
+    if (open !== undefined) this.#ctx.pool.release(open.chunk);
+    this.#store?.clear();
+    this.#mergeReady();
+  }
+}

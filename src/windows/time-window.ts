@@ -1,0 +1,70 @@
+import { mergePartial, partialBytes, type PartialAggregate } from '../shared/aggregate/partial.js';
+import type { KeyKind } from '../shared/keys.js';
+
+/** What closed an event-time window. Only `watermark` closes are reproduced exactly by a replay. */
+export const TIME_CLOSE_REASONS = [
+  /** The partition's watermark (largest event time seen minus the grace) reached the window's end. */
+  'watermark',
+  /** The partition was read to its end and got nothing for IDLE_PARTITION_MS: the wall clock stood in for event time. */
+  'idle',
+  /** A state cap (open windows, keys, track points, the memory plan's share) emitted the oldest window early. */
+  'cap',
+] as const;
+
+export type TimeCloseReason = (typeof TIME_CLOSE_REASONS)[number];
+
+/** One key's state in an open window. */
+export interface KeyState {
+  readonly by: KeyKind;
+  readonly id: string;
+  readonly partial: PartialAggregate;
+  firstOffset: number;
+  lastOffset: number;
+}
+
+/**
+ * An open event-time window of one partition: `[start, end)` in epoch ms,
+ * a mergeable partial aggregate per key, and the offsets it covers (for the
+ * commit rule and the output's `source`).
+ */
+export class TimeWindow {
+  readonly start: number;
+  readonly end: number;
+  readonly keys = new Map<string, KeyState>();
+  firstOffset = Number.POSITIVE_INFINITY;
+  lastOffset = Number.NEGATIVE_INFINITY;
+  /** Estimated heap bytes of the partials (see partialBytes). */
+  bytes = 0;
+  /** The largest track one key holds, in points. */
+  maxTrackPoints = 0;
+
+  constructor(start: number, end: number) {
+    this.start = start;
+    this.end = end;
+  }
+
+  /**
+   * Merges one chunk's partial for a key. Returns the readings dropped because
+   * the key's partial already held `maxReadingNames` names.
+   */
+  merge(by: KeyKind, id: string, partial: PartialAggregate, firstOffset: number, lastOffset: number, maxReadingNames: number): number {
+    const name = `${by}\u0000${id}`;
+    const state = this.keys.get(name);
+    let dropped = 0;
+    if (state === undefined) {
+      this.keys.set(name, { by, id, partial, firstOffset, lastOffset });
+      this.bytes += partialBytes(partial);
+    } else {
+      this.bytes -= partialBytes(state.partial);
+      dropped = mergePartial(state.partial, partial, maxReadingNames);
+      this.bytes += partialBytes(state.partial);
+      if (firstOffset < state.firstOffset) state.firstOffset = firstOffset;
+      if (lastOffset > state.lastOffset) state.lastOffset = lastOffset;
+    }
+    const track = (state?.partial ?? partial).track;
+    if (track !== null && track.ts.length > this.maxTrackPoints) this.maxTrackPoints = track.ts.length;
+    if (firstOffset < this.firstOffset) this.firstOffset = firstOffset;
+    if (lastOffset > this.lastOffset) this.lastOffset = lastOffset;
+    return dropped;
+  }
+}
