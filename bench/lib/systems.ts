@@ -82,6 +82,12 @@ export interface GeowindowOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** A name for the log files, when one run context holds several geowindow runs. */
   readonly tag?: string;
+  /**
+   * What closes the last windows once every record is read: `sigterm` (count windows close at
+   * shutdown; the default) or `idle` (event-time windows close after IDLE_PARTITION_MS, and the
+   * clock stops at the last commit, before the harness stops the service).
+   */
+  readonly endBy?: 'sigterm' | 'idle';
 }
 
 /**
@@ -202,11 +208,14 @@ export async function measureGeowindow(ctx: RunContext, options: GeowindowOption
     await admin.connect();
     let termAt: number;
     let committedAt: number;
+    const lastCommit = () => until('the last commit', 60_000, 50, async () => ((await committedToEnd(admin, groupId, dataset)) ? nowMs() : undefined));
     try {
       await committedToEnd(admin, groupId, dataset);
+      // Event-time windows are not closed by SIGTERM: the idle partitions close them, then the service stops.
+      const idleCommitAt = options.endBy === 'idle' ? await lastCommit() : undefined;
       termAt = nowMs();
       child.process.kill('SIGTERM');
-      committedAt = await until('the last commit', 60_000, 50, async () => ((await committedToEnd(admin, groupId, dataset)) ? nowMs() : undefined));
+      committedAt = idleCommitAt ?? (await lastCommit());
     } finally {
       await admin.disconnect();
     }

@@ -1,0 +1,214 @@
+/** The table, targets and notes of `npm run bench:windows`, for the console and bench/RESULTS.md. */
+import { execFileSync } from 'node:child_process';
+import { ROOT, commandLine, fmtInt, markdownTable, round, stamp } from './common.js';
+import type { QuixMeasurement } from './quix.js';
+import { mbText, ratioText, sectionHead, type Run } from './report.js';
+import type { Measurement } from './systems.js';
+import type { Expected, WindowCheck } from './window-check.js';
+import type { ZoneDataset } from './zone-dataset.js';
+
+/** The rows, in the order they run: the baseline first, the peer last. */
+export const WINDOW_ROWS = ['count', 'zone', 'zone-h3', 'quix'] as const;
+export type WindowRow = (typeof WINDOW_ROWS)[number];
+
+export interface RowResult {
+  readonly row: WindowRow;
+  readonly measurement: Measurement | QuixMeasurement;
+  /** Output records read for the check, and what closed the zone windows among them. */
+  readonly emitted?: { readonly messages: number; readonly zoneMessages: number; readonly closedBy: Record<string, number> };
+  readonly check?: WindowCheck;
+  /** Records in the dead-letter topic (late ones, for event-time windows). */
+  readonly deadLettered?: number;
+}
+
+export interface WindowsReportInput {
+  readonly run: Run;
+  readonly dataset: ZoneDataset;
+  readonly counties: number;
+  readonly selected: readonly WindowRow[];
+  readonly results: readonly RowResult[];
+  readonly failures: ReadonlyMap<WindowRow, string>;
+  readonly skipped: ReadonlyMap<WindowRow, string>;
+  readonly windowMs: number;
+  readonly graceMs: number;
+  readonly quixGraceMs: number;
+  readonly idlePartitionMs: number;
+  readonly workers: number;
+  readonly expected: Expected | undefined;
+}
+
+/** The zone keying may cost at most this share of count-window throughput. */
+const MAX_ZONE_COST = 0.15;
+/** geowindow's zone windows against the Python peer. */
+const MIN_RATIO_TO_QUIX = 10;
+
+interface Check {
+  readonly name: string;
+  readonly pass: boolean | undefined;
+  readonly detail: string;
+}
+
+/** The service code measured: the commit, and whether src/ or workers/ had changes not in it. */
+export function codeVersion(): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = git('status', '--porcelain', '--', 'src', 'workers') !== '';
+    return `commit ${git('rev-parse', '--short', 'HEAD')}${dirty ? ' with uncommitted changes in src/ or workers/' : ''}`;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
+
+const verdict = (pass: boolean | undefined) => (pass === undefined ? 'n/a' : pass ? 'PASS' : 'FAIL');
+
+function cpuRecords(m: Measurement | QuixMeasurement): number {
+  return typeof m.detail.cpuRecords === 'number' ? m.detail.cpuRecords : m.records;
+}
+
+const perRecord = (seconds: number | undefined, records: number) =>
+  seconds === undefined || !Number.isFinite(seconds) ? '-' : ((seconds * 1e6) / records).toFixed(1);
+
+function windowsText(check: WindowCheck | undefined): string {
+  if (check === undefined) return '-';
+  const wrong = check.checked - check.right;
+  return `${fmtInt(check.right)} / ${fmtInt(check.checked)}${wrong + check.extra > 0 ? ` (${fmtInt(wrong)} wrong, ${fmtInt(check.extra)} extra)` : ''}`;
+}
+
+export function windowsSection(input: WindowsReportInput): { markdown: string; summary: Record<string, unknown> } {
+  const { results, dataset } = input;
+  const by = new Map(results.map((r) => [r.row, r]));
+  const count = by.get('count')?.measurement;
+  const zone = by.get('zone');
+  const quix = by.get('quix');
+
+  const rows: string[][] = [];
+  for (const row of input.selected) {
+    const r = by.get(row);
+    if (r === undefined) {
+      rows.push([row, 'not measured', '-', '-', '-', '-', '-', '-', '-']);
+      continue;
+    }
+    const m = r.measurement;
+    rows.push([
+      m.label,
+      fmtInt(m.recordsPerSecond),
+      count === undefined ? '-' : ratioText(m.recordsPerSecond / count.recordsPerSecond),
+      quix === undefined || row === 'quix' ? '-' : ratioText(m.recordsPerSecond / quix.measurement.recordsPerSecond),
+      perRecord(m.cpuSeconds, cpuRecords(m)),
+      perRecord(m.mainThreadCpuSeconds, cpuRecords(m)),
+      mbText(m.peakRssBytes),
+      r.emitted === undefined ? '-' : fmtInt(r.emitted.zoneMessages),
+      windowsText(r.check),
+    ]);
+  }
+  const table = markdownTable(
+    ['Row', 'Records/s', 'vs count windows', 'vs Quix', 'CPU µs/record', 'of it, main thread', 'Peak RSS (MB)', 'Zone windows written', 'Zone windows right / checked'],
+    rows,
+  );
+
+  const checks: Check[] = [];
+  const zm = zone?.measurement;
+  const qm = quix?.measurement;
+  checks.push({
+    name: `zone keying costs at most ${MAX_ZONE_COST * 100}% of count-window records/s`,
+    pass: zm && count ? zm.recordsPerSecond >= (1 - MAX_ZONE_COST) * count.recordsPerSecond : undefined,
+    detail: zm && count ? `${ratioText(zm.recordsPerSecond / count.recordsPerSecond)} (${fmtInt(zm.recordsPerSecond)} vs ${fmtInt(count.recordsPerSecond)} rec/s)` : 'not measured',
+  });
+  checks.push({
+    name: `geowindow zone windows >= ${MIN_RATIO_TO_QUIX}x Quix Streams' records/s`,
+    pass: zm && qm ? zm.recordsPerSecond >= MIN_RATIO_TO_QUIX * qm.recordsPerSecond : undefined,
+    detail: zm && qm ? `${ratioText(zm.recordsPerSecond / qm.recordsPerSecond)} (${fmtInt(zm.recordsPerSecond)} vs ${fmtInt(qm.recordsPerSecond)} rec/s)` : 'not measured',
+  });
+  checks.push({
+    name: "geowindow zone windows' peak RSS < Quix Streams'",
+    pass: zm && qm ? zm.peakRssBytes < qm.peakRssBytes : undefined,
+    detail: zm && qm ? `${mbText(zm.peakRssBytes)} vs ${mbText(qm.peakRssBytes)} MB` : 'not measured',
+  });
+  checks.push({
+    name: 'every geowindow zone window right (count, pm25 sum/min/max)',
+    pass: zone?.check?.pass,
+    detail: zone?.check === undefined ? 'not measured' : `${fmtInt(zone.check.right)} of ${fmtInt(zone.check.checked)}, ${fmtInt(zone.check.extra)} extra`,
+  });
+
+  const notes: string[] = [];
+  const e = input.expected;
+  if (e !== undefined) {
+    notes.push(
+      `Expected (the benchmark's own count from the records it generated): ${fmtInt(e.windows.size)} (county, minute) windows over ${fmtInt(e.records)} records; ` +
+        (Number.isFinite(e.graceMs) ? `${fmtInt(e.late)} late by geowindow's rule (window end <= the partition's largest earlier ts - ${e.graceMs} ms).` : 'none of them late.'),
+    );
+  }
+  for (const r of results) {
+    const c = r.check;
+    if (c === undefined || r.emitted === undefined) continue;
+    const closed = Object.entries(r.emitted.closedBy).map(([k, n]) => `${k} ${fmtInt(n)}`).join(', ');
+    const parts = [
+      `${r.row}: ${fmtInt(r.emitted.messages)} output records (${fmtInt(r.emitted.zoneMessages)} zone windows${closed === '' ? '' : `, closed by ${closed}`}), summed over source partitions into ${fmtInt(c.emittedWindows)} (zone, minute) windows`,
+      `records counted in checked windows ${fmtInt(c.recordsCounted)} of ${fmtInt(c.recordsExpected)} expected`,
+      `${fmtInt(c.countWrong)} with a wrong count, ${fmtInt(c.statsWrong)} with wrong pm25 statistics, ${fmtInt(c.missing)} missing, ${fmtInt(c.extra)} extra`,
+    ];
+    if (c.openAtEnd > 0) parts.push(`${fmtInt(c.openAtEnd)} still open when it stopped (left out of the check)`);
+    if (r.deadLettered !== undefined) parts.push(`${fmtInt(r.deadLettered)} dead-lettered`);
+    if (r.row === 'quix') parts.push(`${fmtInt(Number(r.measurement.detail.late))} records dropped as late by Quix (grace ${input.quixGraceMs} ms)`);
+    notes.push(`${parts.join('; ')}.${c.examples.length > 0 ? ` First differences: ${c.examples.join('; ')}.` : ''}`);
+  }
+  for (const [row, reason] of [...input.skipped, ...input.failures]) notes.push(`${row} not measured: ${reason}`);
+
+  const o = dataset.options;
+  const datasetText =
+    `Data set: topic \`${dataset.topic}\`, ${fmtInt(dataset.size)} readings (\`{"device_id","ts","lat","lon","kind","readings":{"pm25"}}\`) from ` +
+    `${fmtInt(dataset.devices)} stationary devices in ${fmtInt(dataset.countiesUsed)} of the ${fmtInt(input.counties)} US counties (us-atlas counties-10m; ` +
+    `each device at least ~10 m inside its county), ${dataset.partitions} partitions by device, one reading per ${o.stepMs} ms of event time from ${new Date(o.startTs).toISOString()} ` +
+    `moved back by up to ${o.disorderMs} ms, written by the benchmark with kafkajs ` +
+    `(${dataset.produced ? `in this run, ${dataset.produceSeconds} s` : 'reused from an earlier run'}).`;
+  const method = [
+    'How it is measured: one row at a time, each reading the whole topic from a fresh consumer group.',
+    `geowindow rows: \`node --expose-gc dist/src/cli.js run\`, WORKERS=${input.workers}, as in \`npm run bench\` (records/s from the first /metrics sample`,
+    'with records in to the committed offsets reaching the end offsets; CPU over the same span up to all records read; peak RSS: VmHWM).',
+    'Count windows end at SIGTERM (the last partial windows close at shutdown); the event-time rows',
+    `(WINDOW=tumbling WINDOW_SIZE=${input.windowMs} WINDOW_GRACE=${input.graceMs} OUTPUT_SCHEMA=v2 ZONES_FILE=<the counties>) end when`,
+    `the partitions, read to their end, idle for IDLE_PARTITION_MS=${input.idlePartitionMs} and close their last windows by the wall clock: that wait is in their clock.`,
+    `Quix Streams: \`bench/quix/zone_windows.py\` in a venv of \`bench/quix/requirements.txt\`: shapely STRtree lookup (first county in file order),`,
+    `\`group_by\` zone (through its repartition topic), \`tumbling_window(${input.windowMs}, grace_ms=${input.quixGraceMs}).agg(count, pm25 sum/min/max).final()\`,`,
+    'default closing strategy (per key), state in RocksDB with changelog topics (its defaults); timed in-process from the first record read to the last',
+    'record folded into a window; CPU of the process and of its main thread over that span; peak RSS: getrusage at its end.',
+    "Check: each system's output topic is read back and its zone windows summed over source partitions per (county, window start);",
+    "count, pm25 sum, min and max must equal the benchmark's own. Quix leaves the windows its key's stream time has not passed (end + grace) open at the end:",
+    'those are left out of its check and counted apart. MB are MiB.',
+  ].join(' ');
+  const markdown = [
+    ...sectionHead('Zone windows', input.run, ` (${fmtInt(dataset.size)} readings, ${fmtInt(input.counties)} counties)`),
+    datasetText,
+    '',
+    `Service code: ${codeVersion()}.`,
+    '',
+    table,
+    '',
+    'Targets (ratios from this run):',
+    '',
+    checks.map((c) => `- ${verdict(c.pass)}: ${c.name}: ${c.detail}`).join('\n'),
+    '',
+    ...notes.map((n) => `- ${n}`),
+    '',
+    method,
+    '',
+    `Raw data: \`results/windows-${stamp(input.run.startedAt)}/\`.`,
+  ].join('\n');
+  const summary = {
+    startedAt: input.run.startedAt.toISOString(),
+    command: commandLine(),
+    code: codeVersion(),
+    environment: input.run.env,
+    dataset: { ...dataset, devicesPlaced: dataset.devicesPlaced.length },
+    windowMs: input.windowMs,
+    graceMs: input.graceMs,
+    quixGraceMs: input.quixGraceMs,
+    idlePartitionMs: input.idlePartitionMs,
+    workers: input.workers,
+    expected: e === undefined ? undefined : { windows: e.windows.size, records: e.records, late: e.late, graceMs: e.graceMs },
+    checks,
+    secondsPerRow: Object.fromEntries(results.map((r) => [r.row, round(r.measurement.seconds, 3)])),
+    markdown,
+  };
+  return { markdown, summary };
+}

@@ -1,0 +1,252 @@
+/**
+ * `npm run bench:windows`: what keying windows by zone costs. On one data set
+ * of readings from devices inside the 3,231 US counties, one after another,
+ * each from a fresh consumer group: geowindow with count windows (KEY_BY=
+ * partition), geowindow with 1-minute tumbling windows keyed by county
+ * (KEY_BY=zone; and zone,h3), and the same job in Quix Streams. Every
+ * zone window written is checked against the benchmark's own count.
+ */
+import { join } from 'node:path';
+import { ROOT, appendResults, say, writeJson } from './lib/common.js';
+import { loadCounties, writeCountiesGeoJson } from './lib/counties.js';
+import { cleanUp, withAdmin } from './lib/dataset.js';
+import { brokersOf, parseFlags, positiveInteger, progressSeconds } from './lib/options.js';
+import { ensureQuixVenv, measureQuix } from './lib/quix.js';
+import { beginRun } from './lib/report.js';
+import { MissingTool, measureGeowindow, type RunContext } from './lib/systems.js';
+import {
+  compareWindows,
+  expectedWindows,
+  parseGeowindowV2,
+  parseQuix,
+  quixOpenAtEnd,
+  readEmitted,
+  type Expected,
+} from './lib/window-check.js';
+import { WINDOW_ROWS, windowsSection, type RowResult, type WindowRow } from './lib/windows-report.js';
+import { ensureZoneDataset, type ZoneDatasetOptions } from './lib/zone-dataset.js';
+
+/** 2025-11-24T16:00:00Z: a minute boundary, in the past, so that idle partitions close every window by the wall clock. */
+const DEFAULT_START_TS = 1_764_000_000_000;
+
+const USAGE = `Usage: npm run bench:windows -- [options]
+
+Zone windows against count windows in geowindow, and the same zone job in
+Quix Streams, on one data set of readings inside the 3,231 US counties.
+
+  --records N           readings in the data set (default 1000000)
+  --devices D           stationary devices, spread over the counties (default 10000)
+  --partitions P        partitions of the data set topic (default 6)
+  --seed S              seed of the devices and readings (default 1)
+  --start-ts MS         event time of the first reading (default ${DEFAULT_START_TS})
+  --step-ms N           event time between two readings (default 1)
+  --disorder-ms D       each reading's ts moves back by up to D ms (default 1000)
+  --window-ms W         tumbling window size (default 60000)
+  --grace-ms G          geowindow's WINDOW_GRACE (default 2000)
+  --quix-grace-ms G     the Quix job's grace_ms (default 60000: its repartition
+                        topic interleaves partitions by whole fetches)
+  --idle-partition-ms I geowindow's IDLE_PARTITION_MS for the zone rows (default 200):
+                        what closes the last windows once every record is read
+  --h3-resolution R     H3_RESOLUTION of the zone,h3 row (default 7)
+  --workers W           geowindow's WORKERS (default 2)
+  --only LIST           run only these rows (comma-separated: ${WINDOW_ROWS.join(',')})
+  --skip LIST           leave these rows out
+  --brokers B           host:port list (default: $KAFKA_BROKERS, else 127.0.0.1:9092)
+  --progress-seconds S  seconds between progress lines (default 5)
+  --no-append           do not append to bench/RESULTS.md (raw JSON is still written)`;
+
+const values = parseFlags(
+  {
+    records: { type: 'string', default: '1000000' },
+    devices: { type: 'string', default: '10000' },
+    'start-ts': { type: 'string', default: String(DEFAULT_START_TS) },
+    'step-ms': { type: 'string', default: '1' },
+    'disorder-ms': { type: 'string', default: '1000' },
+    'window-ms': { type: 'string', default: '60000' },
+    'grace-ms': { type: 'string', default: '2000' },
+    'quix-grace-ms': { type: 'string', default: '60000' },
+    'idle-partition-ms': { type: 'string', default: '200' },
+    'h3-resolution': { type: 'string', default: '7' },
+    workers: { type: 'string', default: '2' },
+    only: { type: 'string' },
+    skip: { type: 'string' },
+  },
+  USAGE,
+);
+
+function nonNegative(name: string, raw: string | undefined): number {
+  const value = Number((raw ?? '').replace(/_/g, ''));
+  if (!Number.isInteger(value) || value < 0) {
+    process.stderr.write(`--${name}: expected a whole number >= 0, got ${JSON.stringify(raw)}\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
+function rowList(raw: string | undefined): WindowRow[] {
+  const names = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const name of names) {
+    if (!(WINDOW_ROWS as readonly string[]).includes(name)) {
+      process.stderr.write(`unknown row ${JSON.stringify(name)}; expected some of ${WINDOW_ROWS.join(', ')}\n`);
+      process.exit(2);
+    }
+  }
+  return names as WindowRow[];
+}
+
+if (values.size !== undefined) {
+  process.stderr.write('bench:windows takes the data set size from --records\n');
+  process.exit(2);
+}
+const brokers = brokersOf(values);
+const datasetOptions: ZoneDatasetOptions = {
+  brokers,
+  records: positiveInteger('records', values.records, 1_000_000),
+  seed: positiveInteger('seed', values.seed, 1),
+  partitions: positiveInteger('partitions', values.partitions, 6),
+  devices: positiveInteger('devices', values.devices, 10_000),
+  startTs: nonNegative('start-ts', values['start-ts']),
+  stepMs: positiveInteger('step-ms', values['step-ms'], 1),
+  disorderMs: nonNegative('disorder-ms', values['disorder-ms']),
+  progressSeconds: progressSeconds(values),
+};
+const windowMs = positiveInteger('window-ms', values['window-ms'], 60_000);
+const graceMs = nonNegative('grace-ms', values['grace-ms']);
+const quixGraceMs = nonNegative('quix-grace-ms', values['quix-grace-ms']);
+const idlePartitionMs = positiveInteger('idle-partition-ms', values['idle-partition-ms'], 200);
+const h3Resolution = nonNegative('h3-resolution', values['h3-resolution']);
+const workers = positiveInteger('workers', values.workers, 2);
+const only = rowList(values.only);
+const skip = new Set(rowList(values.skip));
+const selected = WINDOW_ROWS.filter((r) => (only.length === 0 || only.includes(r)) && !skip.has(r));
+
+const run = beginRun('windows', 'npm run bench:windows');
+const counties = loadCounties();
+const zonesFile = join(ROOT, 'bench', 'out', 'us-counties.geojson');
+writeCountiesGeoJson(counties, zonesFile);
+say(`zones: ${counties.ids.length} US counties (us-atlas counties-10m, ${counties.vertices} vertices) in ${zonesFile.replace(`${ROOT}/`, '')}`);
+const dataset = await ensureZoneDataset(datasetOptions, counties);
+const ctx: RunContext = { brokers, dataset, outDir: run.outDir, progressSeconds: progressSeconds(values) };
+
+let expectedByGrace: Expected | undefined;
+let expectedAll: Expected | undefined;
+/** The windows by geowindow's lateness rule and grace, computed once. */
+const expectedForGeowindow = () => (expectedByGrace ??= timed('expected windows (geowindow grace)', () => expectedWindows(dataset, counties, windowMs, graceMs)));
+/** Every record counts: Quix's lateness depends on its repartition order, so its late drops show as wrong windows. */
+const expectedForQuix = () => (expectedAll ??= timed('expected windows (every record)', () => expectedWindows(dataset, counties, windowMs, Number.POSITIVE_INFINITY)));
+
+function timed<T>(what: string, work: () => T): T {
+  const begin = performance.now();
+  const value = work();
+  say(`check: ${what} in ${((performance.now() - begin) / 1000).toFixed(1)} s`);
+  return value;
+}
+
+async function dlqRecords(topic: string): Promise<number> {
+  return withAdmin(brokers, async (admin) => (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0));
+}
+
+/** geowindow with event-time windows keyed by `keyBy`, its output and dead letters kept for the check. */
+async function zoneRow(row: WindowRow, keyBy: string): Promise<RowResult> {
+  const id = `${row}-${Date.now().toString(36)}`;
+  const outputTopic = `bench-windows-out-${id}`;
+  const dlqTopic = `bench-windows-dlq-${id}`;
+  await withAdmin(brokers, (admin) =>
+    admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic: outputTopic, numPartitions: 3, replicationFactor: -1 },
+        { topic: dlqTopic, numPartitions: 1, replicationFactor: -1 },
+      ],
+    }),
+  );
+  try {
+    const env = {
+      WINDOW: 'tumbling',
+      WINDOW_SIZE: String(windowMs),
+      WINDOW_GRACE: String(graceMs),
+      IDLE_PARTITION_MS: String(idlePartitionMs),
+      KEY_BY: keyBy,
+      ZONES_FILE: zonesFile,
+      H3_RESOLUTION: String(h3Resolution),
+      OUTPUT_SCHEMA: 'v2',
+      OUTPUT_TOPIC: outputTopic,
+      DLQ_TOPIC: dlqTopic,
+    };
+    const m = await measureGeowindow(ctx, { workers, tag: `geowindow-${row}`, env, endBy: 'idle' });
+    const measurement = { ...m, label: `geowindow, ${windowMs / 1000} s tumbling windows, KEY_BY=${keyBy}${keyBy.includes('h3') ? ` (H3 resolution ${h3Resolution})` : ''}` };
+    const emitted = await readEmitted(brokers, outputTopic, windowMs, parseGeowindowV2, ctx.progressSeconds);
+    const check = compareWindows(expectedForGeowindow(), emitted);
+    return { row, measurement, emitted: { messages: emitted.messages, zoneMessages: emitted.zoneMessages, closedBy: emitted.closedBy }, check, deadLettered: await dlqRecords(dlqTopic) };
+  } finally {
+    await cleanUp(brokers, [], [outputTopic, dlqTopic]);
+  }
+}
+
+async function measureRow(row: WindowRow): Promise<RowResult> {
+  switch (row) {
+    case 'count': {
+      const m = await measureGeowindow(ctx, { workers, tag: 'geowindow-count', env: { WINDOW: 'count', KEY_BY: 'partition' } });
+      return { row, measurement: { ...m, label: 'geowindow, count windows (KEY_BY=partition)' } };
+    }
+    case 'zone':
+      return zoneRow(row, 'zone');
+    case 'zone-h3':
+      return zoneRow(row, 'zone,h3');
+    case 'quix': {
+      const python = await ensureQuixVenv(run.outDir);
+      const m = await measureQuix(ctx, python, { zonesFile, windowMs, graceMs: quixGraceMs });
+      try {
+        const emitted = await readEmitted(brokers, m.outputTopic, windowMs, parseQuix, ctx.progressSeconds);
+        const expected = expectedForQuix();
+        const check = compareWindows(expected, emitted, quixOpenAtEnd(expected, quixGraceMs));
+        return { row, measurement: m, emitted: { messages: emitted.messages, zoneMessages: emitted.zoneMessages, closedBy: emitted.closedBy }, check };
+      } finally {
+        await cleanUp(brokers, [], [m.outputTopic]);
+      }
+    }
+  }
+}
+
+const results: RowResult[] = [];
+const failures = new Map<WindowRow, string>();
+const skipped = new Map<WindowRow, string>();
+for (const row of selected) {
+  try {
+    const result = await measureRow(row);
+    results.push(result);
+    writeJson(join(run.outDir, `${row}.json`), result);
+    if (result.check !== undefined) {
+      const c = result.check;
+      say(`${row}: windows ${c.right}/${c.checked} right (${c.countWrong} wrong count, ${c.statsWrong} wrong pm25, ${c.missing} missing, ${c.extra} extra, ${c.openAtEnd} open at the end)`);
+    }
+  } catch (error) {
+    const reason = (error as Error).message;
+    (error instanceof MissingTool ? skipped : failures).set(row, reason);
+    say(`${row}: NOT MEASURED: ${reason}`);
+  }
+}
+
+const report = windowsSection({
+  run,
+  dataset,
+  counties: counties.ids.length,
+  selected,
+  results,
+  failures,
+  skipped,
+  windowMs,
+  graceMs,
+  quixGraceMs,
+  idlePartitionMs,
+  workers,
+  expected: expectedByGrace ?? expectedAll,
+});
+writeJson(join(run.outDir, 'summary.json'), { ...report.summary, results, failures: Object.fromEntries(failures), skipped: Object.fromEntries(skipped) });
+process.stdout.write(`\n${report.markdown}\n`);
+if (values['no-append'] !== true) {
+  appendResults(report.markdown);
+  say('appended to bench/RESULTS.md');
+}
+say(`raw JSON in ${run.outDir.replace(`${ROOT}/`, '')}`);
+process.exit(failures.size > 0 ? 1 : 0);
