@@ -183,6 +183,11 @@ export function createMetrics(registry: Registry = new Registry(), pool?: PoolGa
       help: 'Hopping windows a record was not counted in because they had closed (the record counts in its open ones).',
       registers,
     }),
+    settledSkipped: new Counter({
+      name: 'geowindow_settled_assignments_skipped_total',
+      help: 'After a takeover: window assignments (and dead letters) of re-read records that the previous owner had already written.',
+      registers,
+    }),
     unzoned: new Counter({
       name: 'geowindow_records_unzoned_total',
       help: 'Records in no zone, not counted under a zone key (ZONE_UNMATCHED=drop).',

@@ -13,6 +13,14 @@ import { OffsetTracker, type PendingWork } from './offset-tracker.js';
 import type { SourceRecord, TopicPartitionOffset } from './records.js';
 import type { EventTimeSettings, StreamContext } from './stream-context.js';
 
+/** A window closed since the last settled checkpoint: its first record, end, the boundary it closed at, and whether it is written. */
+interface ClosedEntry {
+  readonly firstOffset: number;
+  readonly end: number;
+  readonly closedAt: number;
+  acknowledged: boolean;
+}
+
 /** A chunk of this partition: filling, or sent to a worker and waiting to be merged in offset order. */
 interface ChunkInFlight {
   readonly chunk: Chunk;
@@ -21,6 +29,8 @@ interface ChunkInFlight {
   lastAppendAt: number;
   /** Done once the chunk is merged and its dead letters are acknowledged. */
   readonly work: PendingWork;
+  /** Leading rows the previous owner settled (see EventTask.settledRows). */
+  settledRows: number;
   result: EventChunkResult | WorkerTaskError | undefined;
 }
 
@@ -43,11 +53,13 @@ export class EventStream {
   readonly #tracker = new OffsetTracker();
   readonly #boundaries = new Boundaries();
   readonly #chunks: ChunkInFlight[] = [];
-  /** Closed windows whose aggregates are not all acknowledged yet, by their first offset. */
-  readonly #emitting = new Set<{ readonly firstOffset: number }>();
+  /** Windows closed since the last checkpoint settled (see commitPoint), acknowledged or not. */
+  #closedSince: ClosedEntry[] = [];
   #open: ChunkInFlight | undefined;
   #store: WindowStore | undefined;
   #restoring: Promise<void> | undefined;
+  /** Records before this offset were settled by the previous owner: they count only in windows ending after the restored watermark. */
+  #settledTo = 0;
   #nextOffset: number | undefined;
   /** The boundary after the last merged chunk (or where reading started): where an advance between chunks lands. */
   #mergedUpTo = 0;
@@ -70,10 +82,12 @@ export class EventStream {
   prepare(firstOffset: number): Promise<void> {
     this.#restoring ??= this.#settings.checkpoints.committedMetadata(this.topic, this.partition).then(
       (metadata) => {
-        const watermark = decodeCheckpoint(metadata);
+        const { watermark, settledTo } = decodeCheckpoint(metadata);
         this.#store = new WindowStore(this.#settings.caps, this.#settings.budget, watermark);
-        this.#boundaries.mark(firstOffset, watermark);
-        this.#mergedUpTo = firstOffset;
+        this.#settledTo = settledTo;
+        // Where reading starts or where the previous owner had settled, whichever is later, is settled already.
+        this.#mergedUpTo = Math.max(firstOffset, settledTo);
+        this.#boundaries.mark(this.#mergedUpTo, watermark);
       },
       (error: unknown) => {
         this.#restoring = undefined;
@@ -106,11 +120,21 @@ export class EventStream {
 
   /** Chunks not yet merged, dead letters and aggregates not yet acknowledged (the open chunk aside). */
   get pendingWork(): number {
-    return this.#tracker.pending - (this.#open === undefined ? 0 : 1) + this.#emitting.size;
+    let unacknowledged = 0;
+    for (const entry of this.#closedSince) if (!entry.acknowledged) unacknowledged++;
+    return this.#tracker.pending - (this.#open === undefined ? 0 : 1) + unacknowledged;
   }
 
   open(chunk: Chunk, offset: number): void {
-    this.#open = { chunk, firstOffset: offset, lastOffset: offset, lastAppendAt: this.#ctx.now(), work: this.#tracker.open(offset), result: undefined };
+    this.#open = {
+      chunk,
+      firstOffset: offset,
+      lastOffset: offset,
+      lastAppendAt: this.#ctx.now(),
+      work: this.#tracker.open(offset),
+      settledRows: 0,
+      result: undefined,
+    };
   }
 
   /** Copies a record into the open chunk; false (nothing copied) when its bytes are full. A full chunk goes to a worker. */
@@ -148,6 +172,9 @@ export class EventStream {
     this.#chunks.push(open);
     const { aggregator, metrics, maxReadings } = this.#ctx;
     const { chunk } = open;
+    let settledRows = 0;
+    while (settledRows < chunk.count && chunk.offsetAt(settledRows) < this.#settledTo) settledRows++;
+    open.settledRows = settledRows;
     const endTimer = metrics.aggregationSeconds.startTimer();
     aggregator
       .fold({
@@ -160,6 +187,7 @@ export class EventStream {
         window: this.#settings.window,
         keys: { ...this.#settings.keys, partition: this.partition },
         watermark: this.watermark,
+        settledRows,
       })
       .then(
         (result) => {
@@ -211,7 +239,8 @@ export class EventStream {
     const late: BadRow[] = [];
     if (result.minLastEnd <= before) {
       const { times } = chunk.views;
-      for (let row = 0; row < chunk.count; row++) {
+      // Settled rows were written by the previous owner: they never count as late twice.
+      for (let row = next.settledRows; row < chunk.count; row++) {
         const ts = times[row]!;
         const end = lastWindowEnd(ts, spec);
         if (end <= before) late.push({ row, reason: 'late', detail: `its window ending ${end} had closed at watermark ${before}` });
@@ -221,9 +250,10 @@ export class EventStream {
     if (dropped > 0) metrics.readingsDropped.inc(dropped);
     if (result.unzoned > 0) metrics.unzoned.inc(result.unzoned);
     if (result.lateAssignments > 0) metrics.lateAssignments.inc(result.lateAssignments);
+    if (result.settledSkipped > 0) metrics.settledSkipped.inc(result.settledSkipped);
     const closed = store.advance(result.maxTs - spec.graceMs, 'watermark');
     closed.push(...this.closeForCaps());
-    this.#mergedUpTo = next.lastOffset + 1;
+    this.#mergedUpTo = Math.max(this.#mergedUpTo, next.lastOffset + 1);
     this.#boundaries.mark(this.#mergedUpTo, store.watermark);
 
     const rows: BadRow[] = [];
@@ -273,7 +303,7 @@ export class EventStream {
   #deadLetterChunk(next: ChunkInFlight, error: WorkerTaskError): void {
     const reason: DeadLetterReason = error.outOfMemory ? 'worker_out_of_memory' : 'aggregation_failed';
     const rows = Array.from({ length: next.chunk.count }, (_, row) => ({ row, reason, detail: error.message }));
-    this.#mergedUpTo = next.lastOffset + 1;
+    this.#mergedUpTo = Math.max(this.#mergedUpTo, next.lastOffset + 1);
     this.#boundaries.mark(this.#mergedUpTo, this.watermark);
     this.#finishChunk(next, rows);
   }
@@ -308,8 +338,8 @@ export class EventStream {
     const kind = this.#settings.window.kind;
     const firstKind = this.#settings.keys.by[0];
     for (const { window, closedBy } of closed) {
-      const entry = { firstOffset: window.firstOffset };
-      this.#emitting.add(entry);
+      const entry: ClosedEntry = { firstOffset: window.firstOffset, end: window.end, closedAt: this.#mergedUpTo, acknowledged: false };
+      this.#closedSince.push(entry);
       const emittedAt = now();
       const sends: Promise<void>[] = [];
       let records = 0;
@@ -320,7 +350,7 @@ export class EventStream {
       }
       void Promise.all(sends).then(
         () => {
-          this.#emitting.delete(entry);
+          entry.acknowledged = true;
           const ackedAt = now();
           metrics.windowsEmitted.inc({ closed_by: closedBy }, 1);
           metrics.aggregatesWritten.inc(sends.length);
@@ -336,23 +366,36 @@ export class EventStream {
   }
 
   /**
-   * Where this partition may commit, and the watermark to commit with it:
-   * the last boundary at or before (1) the oldest chunk not yet merged or
-   * dead letter not yet acknowledged, (2) the first record of every open
-   * window, and (3) the first record of every closed window whose aggregates
-   * are not all acknowledged. A replay from there rebuilds every window
-   * that was not yet safely written, from all of its records.
+   * Where this partition may commit, and the checkpoint to commit with it
+   * (see windows/checkpoint.ts). The checkpoint settles at the latest
+   * boundary P before which every chunk is merged, every dead letter is
+   * acknowledged and every window closed by P is acknowledged; its watermark
+   * W is the watermark at P. The offset is the first record of any window
+   * ending after W (open, or closed after P), else P: a replay from there
+   * rebuilds those windows from all of their records.
    */
   commitPoint(): TopicPartitionOffset | undefined {
     const pending = this.#tracker.committable();
     if (pending === undefined || this.#store === undefined) return undefined;
-    let limit = Math.min(pending, this.#store.firstOpenOffset);
-    for (const entry of this.#emitting) if (entry.firstOffset < limit) limit = entry.firstOffset;
-    const boundary = this.#boundaries.latestAtOrBefore(limit);
-    if (boundary === undefined) return undefined;
-    const metadata = encodeCheckpoint(boundary.watermark);
-    if (this.committed === boundary.offset && metadata === this.#committedMetadata) return undefined;
-    return { topic: this.topic, partition: this.partition, offset: boundary.offset, ...(metadata === undefined ? {} : { metadata }) };
+    let settleBefore = pending;
+    let inclusive = true;
+    for (const entry of this.#closedSince) {
+      if (!entry.acknowledged && entry.closedAt <= settleBefore) {
+        settleBefore = entry.closedAt;
+        inclusive = false;
+      }
+    }
+    const settled = this.#boundaries.latestBefore(settleBefore, inclusive);
+    if (settled === undefined) return undefined;
+    let offset = Math.min(settled.offset, this.#store.firstOpenOffset);
+    for (const entry of this.#closedSince) {
+      if (entry.end > settled.watermark && entry.firstOffset < offset) offset = entry.firstOffset;
+    }
+    this.#boundaries.dropBefore(settled.offset);
+    this.#closedSince = this.#closedSince.filter((entry) => !entry.acknowledged || entry.closedAt > settled.offset);
+    const metadata = encodeCheckpoint({ watermark: settled.watermark, settledTo: settled.offset });
+    if (this.committed === offset && metadata === this.#committedMetadata) return undefined;
+    return { topic: this.topic, partition: this.partition, offset, ...(metadata === undefined ? {} : { metadata }) };
   }
 
   committedUpTo(point: TopicPartitionOffset): void {

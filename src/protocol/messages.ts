@@ -96,6 +96,12 @@ export interface EventTask {
    * before it are not folded.
    */
   readonly watermark: number;
+  /**
+   * Leading rows before the checkpoint the previous owner of the partition
+   * settled at: they count only in windows ending after `watermark`, and are
+   * neither late nor dead-lettered again (that was done and acknowledged).
+   */
+  readonly settledRows: number;
 }
 
 export interface KeyPartial {
@@ -123,6 +129,8 @@ export interface EventChunkResult {
   readonly minLastEnd: number;
   /** Window assignments not folded because that window had closed (hopping windows: the record counts in its open ones). */
   readonly lateAssignments: number;
+  /** Window assignments of settled rows skipped because the previous owner wrote them (see EventTask.settledRows). */
+  readonly settledSkipped: number;
   /** Rows in no zone, dropped (ZONE_UNMATCHED=drop). */
   readonly unzoned: number;
   /** Readings not kept because a partial already held READING_COLUMNS names. */

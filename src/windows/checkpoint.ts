@@ -1,28 +1,41 @@
 /**
  * What a partition's commit carries besides its offset, so that a new owner
  * (after a crash, a rebalance or a restart) continues exactly where the
- * committed offset left off: the watermark as of that offset.
+ * first reading left off.
  *
- * Why that is enough: an offset is only committed at a boundary where no
- * window still open had a record before it (commit rule, event-stream.ts),
- * and every window closed before it is acknowledged. Replaying from there
- * with the watermark it had there, every record is judged late or not as it
- * was the first time, every open window is rebuilt from all of its records,
- * and a window the watermark closes comes back with the same identity and
- * content.
+ * A commit names two positions: the offset C where reading starts again
+ * (the first record of the oldest window not yet safely written), and a
+ * later chunk boundary P at which everything before was settled: every
+ * chunk merged, every dead letter and every window the watermark W had
+ * closed by P acknowledged. The metadata holds W and P. Replaying from C
+ * with W, a record before P counts only in windows ending after W (the
+ * others, and its dead letter if it had one, were written already); from P
+ * on every record is judged as the first time. So every window ending after
+ * W is rebuilt from all of its records, and a window the watermark closes
+ * comes back with the same identity and content.
  */
-const PREFIX = 'geowindow/1 watermark=';
+const PREFIX = 'geowindow/2 ';
 
-/** Commit metadata for `watermark` (-Infinity before any record: nothing to write). */
-export function encodeCheckpoint(watermark: number): string | undefined {
-  return Number.isFinite(watermark) ? `${PREFIX}${watermark}` : undefined;
+export interface Checkpoint {
+  /** The partition's watermark at `settledTo`. */
+  readonly watermark: number;
+  /** The boundary up to which everything was written and acknowledged. */
+  readonly settledTo: number;
 }
 
-/** The watermark a commit carried, or -Infinity when it carried none (a new group, or count windows before). */
-export function decodeCheckpoint(metadata: string | null): number {
-  if (metadata === null || !metadata.startsWith(PREFIX)) return Number.NEGATIVE_INFINITY;
-  const value = Number(metadata.slice(PREFIX.length));
-  return Number.isFinite(value) ? value : Number.NEGATIVE_INFINITY;
+/** Commit metadata for a checkpoint (none before any record: -Infinity watermark). */
+export function encodeCheckpoint(checkpoint: Checkpoint): string | undefined {
+  if (!Number.isFinite(checkpoint.watermark)) return undefined;
+  return `${PREFIX}watermark=${checkpoint.watermark} settled=${checkpoint.settledTo}`;
+}
+
+const CHECKPOINT = /^geowindow\/2 watermark=(-?\d+(?:\.\d+)?) settled=(\d+)$/;
+
+/** The checkpoint a commit carried; none (a new group, or count windows before) gives -Infinity and no replay region. */
+export function decodeCheckpoint(metadata: string | null): Checkpoint {
+  const match = metadata === null ? null : CHECKPOINT.exec(metadata);
+  if (match === null) return { watermark: Number.NEGATIVE_INFINITY, settledTo: 0 };
+  return { watermark: Number(match[1]), settledTo: Number(match[2]) };
 }
 
 /** A position between two chunks of a partition, and the watermark there. */
@@ -32,28 +45,39 @@ interface Boundary {
 }
 
 /**
- * The positions where a commit may land, in offset order: the first offset
- * read after an assignment, and the end of every chunk merged since. Between
- * two boundaries the watermark is only known to the worker that folded the
- * chunk, so commits land on boundaries only.
+ * The positions a checkpoint may settle at, in offset order: the first
+ * offset read after an assignment, and the end of every chunk merged since.
+ * Between two boundaries the watermark is only known to the worker that
+ * folded the chunk.
  */
 export class Boundaries {
   #list: Boundary[] = [];
 
-  /** A boundary at `offset`; the same offset again updates its watermark (an idle or cap advance after the last chunk). */
+  /**
+   * A boundary at `offset`; the same offset again updates its watermark (an
+   * idle or cap advance after the last chunk). Boundaries before the last
+   * one (chunks re-read before the restored checkpoint) add nothing.
+   */
   mark(offset: number, watermark: number): void {
     const last = this.#list[this.#list.length - 1];
     if (last !== undefined && last.offset === offset) last.watermark = watermark;
-    else this.#list.push({ offset, watermark });
+    else if (last === undefined || offset > last.offset) this.#list.push({ offset, watermark });
   }
 
-  /** The last boundary at or before `limit`, dropping the ones before it (no later commit can use them). */
-  latestAtOrBefore(limit: number): { readonly offset: number; readonly watermark: number } | undefined {
-    let found = -1;
-    for (let i = 0; i < this.#list.length && this.#list[i]!.offset <= limit; i++) found = i;
-    if (found < 0) return undefined;
-    if (found > 0) this.#list = this.#list.slice(found);
-    return this.#list[0];
+  /** The last boundary before `limit` (or at it, with `inclusive`). */
+  latestBefore(limit: number, inclusive: boolean): { readonly offset: number; readonly watermark: number } | undefined {
+    let found: Boundary | undefined;
+    for (const boundary of this.#list) {
+      if (boundary.offset > limit || (!inclusive && boundary.offset === limit)) break;
+      found = boundary;
+    }
+    return found;
+  }
+
+  /** Forgets the boundaries before `offset`: no later checkpoint settles there. */
+  dropBefore(offset: number): void {
+    const keep = this.#list.findIndex((boundary) => boundary.offset >= offset);
+    if (keep > 0) this.#list = this.#list.slice(keep);
   }
 
   get size(): number {

@@ -60,6 +60,7 @@ export function foldEventChunk(task: EventTask): EventChunkResult {
   let seenMax = Number.NEGATIVE_INFINITY;
   let minLastEnd = Number.POSITIVE_INFINITY;
   let lateAssignments = 0;
+  let settledSkipped = 0;
   let unzoned = 0;
   let readingsDropped = 0;
   times.fill(Number.NaN, 0, task.count);
@@ -67,8 +68,11 @@ export function foldEventChunk(task: EventTask): EventChunkResult {
     const start = index[row * INDEX_SLOTS + VALUE_START]!;
     const length = index[row * INDEX_SLOTS + VALUE_LENGTH]!;
     const reason = length < 0 ? decodeReading(null, limits, scratch) : decodeReadingAt(bytes, start, start + length, limits, scratch);
+    // Rows the previous owner settled: their dead letters were written, only windows ending after the watermark take them.
+    const settled = row < task.settledRows;
     if (reason !== null) {
-      bad.push({ row, reason, detail: scratch.detail });
+      if (settled) settledSkipped++;
+      else bad.push({ row, reason, detail: scratch.detail });
       continue;
     }
     const ts = scratch.ts;
@@ -76,7 +80,8 @@ export function foldEventChunk(task: EventTask): EventChunkResult {
     if (ts > seenMax) seenMax = ts;
     const lastEnd = lastWindowEnd(ts, spec);
     if (lastEnd <= watermark) {
-      bad.push({ row, reason: 'late', detail: `its window ending ${lastEnd} had closed at watermark ${watermark}` });
+      if (settled) settledSkipped++;
+      else bad.push({ row, reason: 'late', detail: `its window ending ${lastEnd} had closed at watermark ${watermark}` });
       continue;
     }
     const lon = Math.fround(scratch.lon);
@@ -86,7 +91,8 @@ export function foldEventChunk(task: EventTask): EventChunkResult {
     for (let w = 0; w < n; w++) {
       const windowStart = starts[w]!;
       if (windowStart + spec.sizeMs <= watermark) {
-        lateAssignments++;
+        if (settled) settledSkipped++;
+        else lateAssignments++;
         continue;
       }
       let byKind = windows.get(windowStart);
@@ -116,6 +122,7 @@ export function foldEventChunk(task: EventTask): EventChunkResult {
     maxTs: seenMax,
     minLastEnd,
     lateAssignments,
+    settledSkipped,
     unzoned,
     readingsDropped,
   };
