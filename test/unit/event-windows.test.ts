@@ -1,4 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -417,6 +418,29 @@ describe('event-time windows: commits and replay', () => {
     // Late records: the same ones, maybe twice (at least once), never a good one.
     const lateRef = new Set(whole.deadLetters().map((d) => d.offset));
     expect(new Set([...first.deadLetters(), ...second.deadLetters()].map((d) => d.offset))).toEqual(lateRef);
+  });
+});
+
+describe('output schema v2', () => {
+  const schema = JSON.parse(readFileSync(new URL('../../schema/aggregate.v2.schema.json', import.meta.url), 'utf8')) as object;
+  const validate = new Ajv2020({ allErrors: true }).compile(schema);
+
+  it('describes every aggregate of every key kind, hopping windows and tracks included', async () => {
+    const { pipeline, aggregates } = setup({ keys: ['zone', 'h3', 'device', 'partition'], spec: { kind: 'hopping', sizeMs: 2 * MINUTE, advanceMs: MINUTE } });
+    await pipeline.handleBatch(
+      batch(0, records(0, [
+        { ts: T0 + 1_000, device: 'a', x: 0.5, y: 0.5 },
+        { ts: T0 + 2_000, device: 'a', x: 0.6, y: 0.7 },
+        { ts: T0 + 3_000, device: 'b', x: 1.5, y: 0.2 },
+        { ts: T0 + 9 * MINUTE },
+      ])),
+    );
+    await settle();
+    const written = aggregates();
+    expect(new Set(written.map((a) => a.key.by))).toEqual(new Set(['zone', 'h3', 'device', 'partition']));
+    for (const a of written) expect(validate(a), JSON.stringify(validate.errors)).toBe(true);
+    // Something the schema refuses, so the check above can fail.
+    expect(validate({ ...written[0], key: { by: 'county', id: 'x' } })).toBe(false);
   });
 });
 
