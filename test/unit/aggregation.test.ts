@@ -2,12 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { Chunk } from '../../src/chunks/chunk.js';
 import { ChunkPool } from '../../src/chunks/chunk-pool.js';
 import type { ChunkAggregate, ChunkResult } from '../../src/protocol/messages.js';
-import aggregateChunk from '../../workers/aggregate-chunk.js';
 import { shortestFloat32 } from '../../workers/aggregate/float32.js';
 import { convexHull } from '../../workers/aggregate/hull.js';
 import { summarizePoints } from '../../workers/aggregate/points.js';
 import { ReadingStatsAccumulator } from '../../workers/aggregate/readings.js';
-import { jsonBytes, taskOf } from './helpers.js';
+import { aggregateCount, jsonBytes, taskOf } from './helpers.js';
 
 /**
  * Area of the cell between two meridians and two parallels on a sphere of
@@ -48,7 +47,7 @@ function chunkOf(values: readonly (Buffer | null)[]): Chunk {
 
 /** The worker's result for a chunk of `values`, with at most `maxReadings` reading names per record and per window. */
 function aggregateValues(values: readonly (Buffer | null)[], maxReadings = 4): ChunkResult {
-  return aggregateChunk(taskOf(chunkOf(values), maxReadings));
+  return aggregateCount(taskOf(chunkOf(values), maxReadings));
 }
 
 /** The aggregate, which the test expects to exist. */
@@ -174,7 +173,7 @@ describe('aggregateChunk: points and records', () => {
     const again = pool.acquire()!;
     again.append(null, reading({ device: 'new', lon: -1, lat: -2 }), undefined, 10, 0);
     again.append(null, reading({ device: 'new', lon: -3, lat: -4 }), undefined, 11, 0);
-    const aggregate = aggregateOf(aggregateChunk(taskOf(again, 4)));
+    const aggregate = aggregateOf(aggregateCount(taskOf(again, 4)));
     expect(aggregate).toMatchObject({ count: 2, devices: 1, bbox: [-3, -4, -1, -2], centroid: [-2, -3] });
   });
 });
@@ -244,8 +243,8 @@ describe('aggregateChunk: bad rows', () => {
       devices: 1,
       bbox: [0, 0, 4, 0],
       readings: {
-        temp: { count: 2, min: 10, max: 20, mean: 15 },
-        hum: { count: 2, min: 50, max: 60, mean: 55 },
+        temp: { count: 2, min: 10, max: 20, mean: 15, sum: 30 },
+        hum: { count: 2, min: 50, max: 60, mean: 55, sum: 110 },
       },
     });
     expect(Object.keys(aggregateOf(result).readings)).toEqual(['temp', 'hum']);
@@ -254,12 +253,12 @@ describe('aggregateChunk: bad rows', () => {
   it('refuses a single record with more than maxReadings readings (the decoder), before the window cap', () => {
     const result = aggregateValues([reading({ lon: 0, lat: 0, readings: { a: 1, b: 2, c: 3 } }), reading({ lon: 1, lat: 1, readings: { a: 1 } })], 2);
     expect(result.bad).toEqual([{ row: 0, reason: 'too_many_readings', detail: 'more than 2' }]);
-    expect(aggregateOf(result).readings).toEqual({ a: { count: 1, min: 1, max: 1, mean: 1 } });
+    expect(aggregateOf(result).readings).toEqual({ a: { count: 1, min: 1, max: 1, mean: 1, sum: 1 } });
   });
 });
 
 describe('aggregateChunk: readings', () => {
-  it('computes count/min/max/mean per reading, skipping records where it is null or missing', () => {
+  it('computes count/min/max/mean/sum per reading, skipping records where it is null or missing', () => {
     const { readings } = aggregateOf(
       aggregateValues([
         reading({ lon: 0, lat: 0, readings: { temp: 1.5, hum: 21.3, co2: null } }),
@@ -269,11 +268,12 @@ describe('aggregateChunk: readings', () => {
         reading({ lon: 0, lat: 0, readings: { temp: -4, co2: null } }),
       ]),
     );
-    // (1.5 + 2.5 - 4) / 3 = 0 over the three records that had a temperature.
-    expect(readings.temp).toEqual({ count: 3, min: -4, max: 2.5, mean: 0 });
+    // (1.5 + 2.5 - 4) / 3 = 0 over the three records that had a temperature; the sum is kept for merging downstream.
+    expect(readings.temp).toEqual({ count: 3, min: -4, max: 2.5, mean: 0, sum: 0 });
     // Readings are kept as sent (not rounded through float32): min and max are the decimals in the records.
     expect(readings.hum).toMatchObject({ count: 2, min: 21.3, max: 21.4 });
     expect(readings.hum!.mean).toBeCloseTo(21.35, 10);
+    expect(readings.hum!.sum).toBeCloseTo(42.7, 10);
     // A name only ever reported as null has no statistics to give.
     expect(Object.keys(readings)).toEqual(['temp', 'hum']);
   });
@@ -282,7 +282,7 @@ describe('aggregateChunk: readings', () => {
     const value = Buffer.from('{"device_id":"d","ts":1,"lon":0,"lat":0,"readings":{"__proto__":3}}', 'utf8');
     const { readings } = aggregateOf(aggregateValues([value, value]));
     expect(Object.keys(readings)).toEqual(['__proto__']);
-    expect(JSON.parse(JSON.stringify(readings))).toEqual(JSON.parse('{"__proto__":{"count":2,"min":3,"max":3,"mean":3}}'));
+    expect(JSON.parse(JSON.stringify(readings))).toEqual(JSON.parse('{"__proto__":{"count":2,"min":3,"max":3,"mean":3,"sum":6}}'));
   });
 });
 
@@ -301,8 +301,8 @@ describe('ReadingStatsAccumulator', () => {
     expect(addReadings(stats, { b: 100, d: 5 })).toBe(false);
     expect(addReadings(stats, {})).toBe(true);
     expect(stats.result()).toEqual({
-      a: { count: 2, min: 1, max: 3, mean: 2 },
-      b: { count: 1, min: -1, max: -1, mean: -1 },
+      a: { count: 2, min: 1, max: 3, mean: 2, sum: 4 },
+      b: { count: 1, min: -1, max: -1, mean: -1, sum: -1 },
     });
   });
 

@@ -133,10 +133,10 @@ describe('ChunkPool', () => {
     expect(() => new ChunkPool(1.5, 4, 64)).toThrow(RangeError);
   });
 
-  it('reports the shared bytes of one chunk: 16 index bytes a row plus the byte region', () => {
-    // Four int32 slots per row (value start and length, key start and length).
+  it('reports the shared bytes of one chunk: 24 bytes a row (event time and index) plus the byte region', () => {
+    // A float64 event time and four int32 slots per row (value start and length, key start and length).
     const pool = new ChunkPool(2, 100, 1000);
-    expect(pool.chunkBytes).toBe(100 * 16 + 1000);
+    expect(pool.chunkBytes).toBe(100 * (8 + 16) + 1000);
     expect(pool.acquire()!.buffer.byteLength).toBe(pool.chunkBytes);
   });
 

@@ -3,17 +3,26 @@
  * starts a thread.
  */
 import type { Chunk } from '../../src/chunks/chunk.js';
-import type { AggregateTask } from '../../src/protocol/messages.js';
+import type { AggregateTask, ChunkResult } from '../../src/protocol/messages.js';
+import runTask from '../../workers/aggregate-chunk.js';
 
 /** The task a PartitionStream hands to the aggregator for a chunk. */
 export function taskOf(chunk: Chunk, maxReadings: number): AggregateTask {
   return {
+    kind: 'count',
     buffer: chunk.buffer,
     capacity: chunk.layout.capacity,
     byteCapacity: chunk.layout.byteCapacity,
     count: chunk.count,
     maxReadings,
   };
+}
+
+/** The worker's result for a count-window task, computed on this thread (the worker entry answers both task kinds). */
+export function aggregateCount(task: AggregateTask): ChunkResult {
+  const result = runTask(task);
+  if (!('aggregate' in result)) throw new TypeError('the worker answered a count-window task with an event-time result');
+  return result;
 }
 
 /** UTF-8 bytes of a JSON value, as a record value. */

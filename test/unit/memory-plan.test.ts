@@ -34,12 +34,13 @@ function byteCapacityOf(chunkSize: number, maxMessageBytes: number): number {
 }
 
 /**
- * Bytes of one chunk: per row, an index of four int32 (value start and
- * length, key start and length) and, on the main thread, a float64 offset and
- * timestamp; plus the byte region.
+ * Bytes of one chunk: per row, a float64 event time and an index of four
+ * int32 (value start and length, key start and length), shared with the
+ * workers, and, on the main thread, a float64 offset and timestamp; plus the
+ * byte region.
  */
 function chunkBytesOf(chunkSize: number, maxMessageBytes: number): number {
-  return chunkSize * (4 * 4 + 8 + 8) + byteCapacityOf(chunkSize, maxMessageBytes);
+  return chunkSize * (8 + 4 * 4 + 8 + 8) + byteCapacityOf(chunkSize, maxMessageBytes);
 }
 
 /** The ConfigError planMemory throws for `input`. */
@@ -76,11 +77,11 @@ describe('planMemory: the split', () => {
   });
 
   it('splits 1024 MB for 2 workers and 2000-record chunks as designed', () => {
-    // 2000 * 384 = 768,000 bytes of records (more than one 64 KiB record); 2000 * 32 bytes of index, offsets and timestamps.
+    // 2000 * 384 = 768,000 bytes of records (more than one 64 KiB record); 2000 * 40 bytes of event times, index, offsets and timestamps.
     const byteCapacity = 768_000;
-    const chunkBytes = 768_000 + 64_000;
-    // A tenth of the budget is 107,374,182 bytes: 129 chunks, more than the cap.
-    const chunks = Math.min(129, MAX_AUTO_CHUNKS);
+    const chunkBytes = 768_000 + 80_000;
+    // A tenth of the budget is 107,374,182 bytes: 126 chunks, more than the cap.
+    const chunks = Math.min(126, MAX_AUTO_CHUNKS);
     expect(plan(1024)).toEqual({
       budget: budgetMb(1024),
       runtimeBytes: (80 + 2 * 16) * MB,
@@ -89,8 +90,17 @@ describe('planMemory: the split', () => {
       chunkPool: { chunks, byteCapacity, chunkBytes, bytes: chunks * chunkBytes },
       fetch: { maxBytes: 2 * MB, maxBytesPerPartition: 512 * KiB, reserveBytes: 8 * MB },
       deadLetterBytes: 16 * MB,
+      windowStateBytes: 0,
       headroomBytes: (1024 - 112 - 48 - 8 - 16) * MB - chunks * chunkBytes,
     });
+  });
+
+  it('sets 15% of the budget aside for the state of event-time windows, taken from the headroom', () => {
+    const count = plan(1024);
+    const eventTime = plan(1024, { eventTime: true });
+    // 0.15 * 1024 MiB = 161,061,273.6 bytes.
+    expect(eventTime.windowStateBytes).toBe(161_061_273);
+    expect(eventTime).toEqual({ ...count, windowStateBytes: 161_061_273, headroomBytes: count.headroomBytes - 161_061_273 });
   });
 
   it.each([
@@ -105,6 +115,8 @@ describe('planMemory: the split', () => {
     const p = plan(mb, fields);
     const parts = [p.runtimeBytes, p.workerHeapBytes, p.chunkPool.bytes, p.fetch.reserveBytes, p.deadLetterBytes, p.headroomBytes];
     for (const part of parts) expect(part).toBeGreaterThan(0);
+    // Count windows keep no window state.
+    expect(p.windowStateBytes).toBe(0);
     expect(parts.reduce((sum, part) => sum + part, 0)).toBe(mb * MB);
     expect(p.chunkPool.byteCapacity).toBe(byteCapacityOf(fields.chunkSize, fields.maxMessageBytes));
     expect(p.chunkPool.chunkBytes).toBe(chunkBytesOf(fields.chunkSize, fields.maxMessageBytes));
@@ -116,13 +128,13 @@ describe('planMemory: the split', () => {
 describe('planMemory: the chunk pool', () => {
   it('sizes a chunk for 384 bytes a record, or one record of MAX_MESSAGE_BYTES if that is more', () => {
     // 2000 records: 768,000 bytes, whatever MAX_MESSAGE_BYTES up to that.
-    expect(plan(1024, { maxMessageBytes: 65_536 }).chunkPool).toMatchObject({ byteCapacity: 768_000, chunkBytes: 832_000 });
-    expect(plan(1024, { maxMessageBytes: 768_000 }).chunkPool).toMatchObject({ byteCapacity: 768_000, chunkBytes: 832_000 });
-    expect(plan(1024, { maxMessageBytes: 768_001 }).chunkPool).toMatchObject({ byteCapacity: 768_001, chunkBytes: 832_001 });
+    expect(plan(1024, { maxMessageBytes: 65_536 }).chunkPool).toMatchObject({ byteCapacity: 768_000, chunkBytes: 848_000 });
+    expect(plan(1024, { maxMessageBytes: 768_000 }).chunkPool).toMatchObject({ byteCapacity: 768_000, chunkBytes: 848_000 });
+    expect(plan(1024, { maxMessageBytes: 768_001 }).chunkPool).toMatchObject({ byteCapacity: 768_001, chunkBytes: 848_001 });
     // 100 records hold 38,400 bytes: a 1 MiB record needs the whole MiB.
     expect(plan(1024, { chunkSize: 100, maxMessageBytes: MB }).chunkPool).toMatchObject({
       byteCapacity: MB,
-      chunkBytes: MB + 100 * 32,
+      chunkBytes: MB + 100 * 40,
     });
   });
 
@@ -139,32 +151,32 @@ describe('planMemory: the chunk pool', () => {
   });
 
   it('grows with the budget (a tenth of it, in whole chunks) up to its cap', () => {
-    const chunkBytes = chunkBytesOf(20_000, MAX_MESSAGE_BYTES); // 7,680,000 + 640,000 bytes
-    expect(chunkBytes).toBe(8_320_000);
+    const chunkBytes = chunkBytesOf(20_000, MAX_MESSAGE_BYTES); // 7,680,000 + 800,000 bytes
+    expect(chunkBytes).toBe(8_480_000);
     const chunks = [512, 1024, 2048, 4096, 16_384].map((mb) => plan(mb, { chunkSize: 20_000 }).chunkPool.chunks);
-    // floor(0.1 * mb * 2^20 / 8,320,000): 6.5, 12.9, 25.8, 51.6, 206.5.
-    expect(chunks).toEqual([6, 12, 25, 51, 206].map((n) => Math.min(n, MAX_AUTO_CHUNKS)));
+    // floor(0.1 * mb * 2^20 / 8,480,000): 6.3, 12.7, 25.3, 50.6, 202.6.
+    expect(chunks).toEqual([6, 12, 25, 50, 202].map((n) => Math.min(n, MAX_AUTO_CHUNKS)));
     // However large the budget, no more than the cap.
     expect(plan(4_194_304, { chunkSize: 20_000 }).chunkPool.chunks).toBe(MAX_AUTO_CHUNKS);
   });
 
   it('holds at least workers + 2 chunks even when a tenth of the budget holds fewer', () => {
-    // A tenth of 512 MB is 53,687,091 bytes: 1.3 chunks of 38,400,000 + 3,200,000 bytes.
+    // A tenth of 512 MB is 53,687,091 bytes: 1.3 chunks of 38,400,000 + 4,000,000 bytes.
     const p = plan(512, { workers: 1, chunkSize: 100_000 });
-    expect(p.chunkPool.chunkBytes).toBe(41_600_000);
+    expect(p.chunkPool.chunkBytes).toBe(42_400_000);
     expect(p.chunkPool.chunks).toBe(3);
   });
 
   it('keeps an explicit CHUNK_POOL_SIZE', () => {
     const p = plan(1024, { chunkPoolSize: 7 });
-    expect(p.chunkPool).toEqual({ chunks: 7, byteCapacity: 768_000, chunkBytes: 832_000, bytes: 7 * 832_000 });
-    // The headroom gains what the auto pool would have taken (a tenth of 1024 MB is 129 chunks, or the cap).
-    expect(p.headroomBytes - plan(1024).headroomBytes).toBe((Math.min(129, MAX_AUTO_CHUNKS) - 7) * 832_000);
+    expect(p.chunkPool).toEqual({ chunks: 7, byteCapacity: 768_000, chunkBytes: 848_000, bytes: 7 * 848_000 });
+    // The headroom gains what the auto pool would have taken (a tenth of 1024 MB is 126 chunks, or the cap).
+    expect(p.headroomBytes - plan(1024).headroomBytes).toBe((Math.min(126, MAX_AUTO_CHUNKS) - 7) * 848_000);
   });
 });
 
 describe('planMemory: fetch sizes', () => {
-  // Small chunks (4 of 68,736 bytes), so that 170 MB holds the rest.
+  // Small chunks (4 of 69,536 bytes), so that 170 MB holds the rest.
   const input = { workers: 1, chunkSize: 100, chunkPoolSize: 4 };
 
   it('fetches 2 MiB, 512 KiB per partition, at any budget, and reserves 4x that for the decoded batch', () => {
@@ -185,6 +197,13 @@ describe('planMemory: worker heaps', () => {
     expect(p.worker.maxYoungGenerationSizeMb).toBe(8);
     expect(p.workerHeapBytes).toBe(3 * (47 + 8) * MB);
   });
+
+  it('adds the heap a worker needs beyond its chunk (the zone index) to its old generation', () => {
+    // ceil((2000 * 400 + 20 MiB) / 1 MiB) + 8 = ceil(20.76) + 8.
+    const p = plan(4096, { workers: 3, chunkSize: 2000, chunkPoolSize: 4, workerExtraBytes: 20 * MB });
+    expect(p.worker.maxOldGenerationSizeMb).toBe(29);
+    expect(p.workerHeapBytes).toBe(3 * (29 + 8) * MB);
+  });
 });
 
 describe('planMemory: a budget too small', () => {
@@ -192,16 +211,16 @@ describe('planMemory: a budget too small', () => {
 
   /*
    * Fixed: runtime 80 + 2 * 16 MB and worker heaps 2 * (16 + 8) MB = 160 MB.
-   * The auto pool takes a tenth of the budget in whole chunks of 832,000
-   * bytes (28 near 227 MB, under the cap), the dead letters 2%, the fetch
+   * The auto pool takes a tenth of the budget in whole chunks of 848,000
+   * bytes (28 near 228 MB, under the cap), the dead letters 2%, the fetch
    * reserve a fixed 4 * 2 MiB. With 32 MiB of headroom that is about
-   * 0.88 * B >= 200 MB, B >= 227 MB. Exactly, with the roundings:
-   *   227 MB: 28 chunks (23,296,000), fetch 8,388,608, dead letters
-   *           4,760,535: committed 204,217,303, headroom 33,809,449 >= 32 MiB;
-   *   226 MB: 28 chunks, fetch 8,388,608, dead letters 4,739,563:
-   *           committed 204,196,331, headroom 32,781,845 < 32 MiB.
+   * 0.88 * B >= 200 MB, B >= 228 MB. Exactly, with the roundings:
+   *   228 MB: 28 chunks (23,744,000), fetch 8,388,608, dead letters
+   *           4,781,506: committed 204,686,274, headroom 34,389,054 >= 32 MiB;
+   *   227 MB: 28 chunks, fetch 8,388,608, dead letters 4,760,535:
+   *           committed 204,665,303, headroom 33,361,449 < 32 MiB.
    */
-  const NEEDED_MB = 227;
+  const NEEDED_MB = 228;
 
   it('works out the least budget with the pool under its cap', () => {
     expect(MAX_AUTO_CHUNKS).toBeGreaterThanOrEqual(28);

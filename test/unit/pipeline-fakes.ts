@@ -25,13 +25,19 @@ export class RecordingSink implements RecordSink {
   }
 }
 
-/** Records every commit. */
+/** Records every commit; serves the committed metadata back as a broker would. */
 export class RecordingCommitter implements OffsetCommitter {
   readonly commits: (readonly TopicPartitionOffset[])[] = [];
 
   commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
     this.commits.push(offsets);
     return Promise.resolve();
+  }
+
+  /** The metadata of the partition's latest commit, null when none was committed or it carried none. */
+  committedMetadata(topic: string, partition: number): Promise<string | null> {
+    const latest = this.commits.flat().findLast((o) => o.topic === topic && o.partition === partition);
+    return Promise.resolve(latest?.metadata ?? null);
   }
 
   /** Every offset committed for one partition, in order. */

@@ -7,11 +7,10 @@ import { DLQ_HEADERS } from '../../src/pipeline/dead-letter.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
 import type { Aggregator } from '../../src/pipeline/ports.js';
 import type { RecordBatch, SourceRecord } from '../../src/pipeline/records.js';
-import type { AggregateTask, ChunkResult } from '../../src/protocol/messages.js';
+import type { AggregateTask, ChunkResult, EventChunkResult, EventTask } from '../../src/protocol/messages.js';
 import type { AggregateRecord } from '../../src/windows/aggregate-record.js';
-import aggregateChunk from '../../workers/aggregate-chunk.js';
 import { RecordingCommitter, RecordingSink } from './pipeline-fakes.js';
-import { deferred, isSettled, jsonBytes, settle, type Deferred } from './helpers.js';
+import { aggregateCount, deferred, isSettled, jsonBytes, settle, type Deferred } from './helpers.js';
 
 const INPUT = 'readings-in';
 const OUTPUT = 'aggregates-out';
@@ -39,11 +38,16 @@ class FakeAggregator implements Aggregator {
 
   aggregate(task: AggregateTask): Promise<ChunkResult> {
     // Computed now, while the chunk is certainly still held by the window.
-    const value = aggregateChunk(task);
+    const value = aggregateCount(task);
     const result = deferred<ChunkResult>();
     this.tasks.push({ task, result, value });
     if (this.mode === 'immediate') result.resolve(value);
     return result.promise;
+  }
+
+  /** Count windows never fold: a call rejects, which fails the pipeline. */
+  fold(_task: EventTask): Promise<EventChunkResult> {
+    return Promise.reject(new Error('a count-window pipeline asked for an event-time fold'));
   }
 
   finish(index: number): void {
@@ -223,7 +227,7 @@ describe('Pipeline: windows and dead letters', () => {
       bbox: [0, -2, 2, 0],
       hull: null, // (0,0), (1,-1), (2,-2) lie on a line
       eventTime: { min: 1_100, max: 1_102 },
-      readings: { temp_c: { count: 3, min: 100, max: 102, mean: 101 } },
+      readings: { temp_c: { count: 3, min: 100, max: 102, mean: 101, sum: 303 } },
     });
     // Window 2's valid records are i = 4, 5: both dev-2.
     expect(full[1]).toMatchObject({
@@ -232,7 +236,7 @@ describe('Pipeline: windows and dead letters', () => {
       bbox: [4, -5, 5, -4],
       hull: null,
       eventTime: { min: 1_104, max: 1_105 },
-      readings: { temp_c: { count: 2, min: 104, max: 105, mean: 104.5 } },
+      readings: { temp_c: { count: 2, min: 104, max: 105, mean: 104.5, sum: 209 } },
     });
     expect(sink.deadLetterOffsets()).toEqual([BAD_OFFSET]);
 

@@ -14,10 +14,9 @@ import { chunkRowDeadLetter, DLQ_HEADERS } from '../../src/pipeline/dead-letter.
 import { Pipeline } from '../../src/pipeline/pipeline.js';
 import type { Aggregator } from '../../src/pipeline/ports.js';
 import type { RecordBatch, SourceRecord } from '../../src/pipeline/records.js';
-import type { AggregateTask, ChunkResult } from '../../src/protocol/messages.js';
+import type { AggregateTask, ChunkResult, EventChunkResult, EventTask } from '../../src/protocol/messages.js';
 import type { AggregateRecord } from '../../src/windows/aggregate-record.js';
-import aggregateChunk from '../../workers/aggregate-chunk.js';
-import { deferred, jsonBytes, settle, type Deferred } from './helpers.js';
+import { aggregateCount, deferred, jsonBytes, settle, type Deferred } from './helpers.js';
 import { RecordingCommitter, RecordingSink, type Sent } from './pipeline-fakes.js';
 
 const INPUT = 'readings-in';
@@ -37,8 +36,13 @@ class ManualAggregator implements Aggregator {
 
   aggregate(task: AggregateTask): Promise<ChunkResult> {
     const result = deferred<ChunkResult>();
-    this.tasks.push({ value: aggregateChunk(task), result });
+    this.tasks.push({ value: aggregateCount(task), result });
     return result.promise;
+  }
+
+  /** Count windows never fold: a call rejects, which fails the pipeline. */
+  fold(_task: EventTask): Promise<EventChunkResult> {
+    return Promise.reject(new Error('a count-window pipeline asked for an event-time fold'));
   }
 
   succeed(index: number): void {
