@@ -15,7 +15,7 @@ import type { RecordBatch, SourceRecord, TopicPartitionOffset } from '../../src/
 import type { EventTimeSettings } from '../../src/pipeline/stream-context.js';
 import type { AggregateTask, ChunkResult, EventChunkResult, EventTask } from '../../src/protocol/messages.js';
 import type { KeyKind } from '../../src/shared/keys.js';
-import { lastWindowEnd, type TimeWindowSpec } from '../../src/shared/windows/assign.js';
+import { lastWindowEnd, windowStarts, windowsPerRecord, type TimeWindowSpec } from '../../src/shared/windows/assign.js';
 import { decodeCheckpoint } from '../../src/windows/checkpoint.js';
 import { StateBudget } from '../../src/windows/window-store.js';
 import runTask from '../../workers/aggregate-chunk.js';
@@ -445,10 +445,46 @@ describe('output schema v2', () => {
 });
 
 describe('window assignment', () => {
-  it('is epoch-aligned: the latest window of a record ends after it', () => {
-    const spec: TimeWindowSpec = { kind: 'tumbling', sizeMs: MINUTE, advanceMs: MINUTE, graceMs: 0 };
-    expect(lastWindowEnd(T0, spec)).toBe(T0 + MINUTE);
-    expect(lastWindowEnd(T0 - 1, spec)).toBe(T0);
-    expect(lastWindowEnd(-1, spec)).toBe(0);
+  const starts = (ts: number, spec: TimeWindowSpec) => {
+    const out = new Float64Array(windowsPerRecord(spec));
+    return Array.from(out.subarray(0, windowStarts(ts, spec, out)));
+  };
+  const tumbling: TimeWindowSpec = { kind: 'tumbling', sizeMs: MINUTE, advanceMs: MINUTE, graceMs: 0 };
+
+  it('is epoch-aligned: a tumbling window holds [start, start + size)', () => {
+    expect(starts(T0, tumbling)).toEqual([T0]);
+    expect(starts(T0 + MINUTE - 1, tumbling)).toEqual([T0]);
+    expect(starts(T0 + MINUTE, tumbling)).toEqual([T0 + MINUTE]);
+    expect(starts(T0 - 1, tumbling)).toEqual([T0 - MINUTE]);
+    expect(lastWindowEnd(T0, tumbling)).toBe(T0 + MINUTE);
+    expect(lastWindowEnd(T0 - 1, tumbling)).toBe(T0);
+  });
+
+  it('handles times before the epoch like any other', () => {
+    expect(starts(-1, tumbling)).toEqual([-MINUTE]);
+    expect(starts(-MINUTE, tumbling)).toEqual([-MINUTE]);
+    expect(lastWindowEnd(-1, tumbling)).toBe(0);
+  });
+
+  it('puts a hopping record in every window holding it, oldest first', () => {
+    const hopping: TimeWindowSpec = { kind: 'hopping', sizeMs: 5 * MINUTE, advanceMs: MINUTE, graceMs: 0 };
+    expect(windowsPerRecord(hopping)).toBe(5);
+    expect(starts(T0, hopping)).toEqual([-4, -3, -2, -1, 0].map((k) => T0 + k * MINUTE));
+    expect(starts(T0 + MINUTE - 1, hopping)).toEqual([-4, -3, -2, -1, 0].map((k) => T0 + k * MINUTE));
+  });
+
+  it('handles a size that is not a multiple of the advance', () => {
+    const odd: TimeWindowSpec = { kind: 'hopping', sizeMs: 150_000, advanceMs: MINUTE, graceMs: 0 };
+    expect(windowsPerRecord(odd)).toBe(3);
+    // [T0-2m, T0+30s) holds T0+10s; [T0-2m, T0+30s) does not hold T0+40s.
+    expect(starts(T0 + 10_000, odd)).toEqual([T0 - 2 * MINUTE, T0 - MINUTE, T0]);
+    expect(starts(T0 + 40_000, odd)).toEqual([T0 - MINUTE, T0]);
+    for (let ts = T0; ts < T0 + 3 * MINUTE; ts += 7_001) {
+      for (const start of starts(ts, odd)) expect(ts >= start && ts < start + odd.sizeMs).toBe(true);
+      // And no window holding ts is missing.
+      const all = [];
+      for (let start = Math.floor((ts - 3 * MINUTE) / MINUTE) * MINUTE; start <= ts; start += MINUTE) if (ts < start + odd.sizeMs) all.push(start);
+      expect(starts(ts, odd)).toEqual(all);
+    }
   });
 });
