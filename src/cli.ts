@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { MAP_USAGE, drawMap, parseMapArgs } from './commands/map.js';
 import { PRODUCE_USAGE, parseProduceArgs, produce } from './commands/produce.js';
 import { SOAK_USAGE, parseSoakArgs, soak } from './commands/soak.js';
 import { ZONES_USAGE, zonesCommand } from './commands/zones.js';
@@ -17,6 +18,7 @@ Commands:
   config     print the effective configuration as JSON, secrets masked as "***"; exit 3 if it is invalid
   produce    send readings from a synthetic sensor fleet (geowindow produce --help)
   soak       run the fleet against the service and chart its memory (geowindow soak --help)
+  map        draw the closed zone windows of an output topic as an HTML map (geowindow map --help)
   zones      check a zones file (GeoJSON) as the service loads it, or write the U.S. counties as one (geowindow zones --help)
   help       show this text
   version    print the version
@@ -74,6 +76,20 @@ async function main(argv: readonly string[]): Promise<number> {
         return EXIT.ok;
       }
       process.stdout.write(zonesCommand(args));
+      return EXIT.ok;
+    }
+    case 'map': {
+      if (args.includes('--help') || args.includes('-h')) {
+        process.stdout.write(`${MAP_USAGE}\n`);
+        return EXIT.ok;
+      }
+      const { path, result } = await drawMap(parseMapArgs(args, process.env));
+      const { selection, zonesWithData } = result;
+      process.stderr.write(
+        `map: ${selection.reading} mean of ${zonesWithData} zones, window ${new Date(selection.start).toISOString()} to ` +
+          `${new Date(selection.end).toISOString()}, ${selection.records} records\n`,
+      );
+      process.stdout.write(`${path}\n`);
       return EXIT.ok;
     }
     case 'version':

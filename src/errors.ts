@@ -10,6 +10,8 @@ export const ERROR_CODES = [
   'GW_COMMIT_FAILED',
   'GW_WORKER_FAILED',
   'GW_CHUNK_POOL_MISUSE',
+  'GW_TOPIC_READ_FAILED',
+  'GW_MAP_NO_DATA',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -80,6 +82,20 @@ export class WorkerTaskError extends GeowindowError {
 export class ChunkPoolError extends GeowindowError {
   constructor(message: string) {
     super('GW_CHUNK_POOL_MISUSE', message);
+  }
+}
+
+/** A topic could not be read to its end (a developer tool's reader: `geowindow map`). */
+export class TopicReadError extends GeowindowError {
+  constructor(topic: string, message: string, cause?: unknown) {
+    super('GW_TOPIC_READ_FAILED', `could not read ${topic} to its end: ${message}`, { cause });
+  }
+}
+
+/** The aggregates given to `geowindow map` hold nothing it can draw. */
+export class MapDataError extends GeowindowError {
+  constructor(message: string) {
+    super('GW_MAP_NO_DATA', message);
   }
 }
 

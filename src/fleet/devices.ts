@@ -3,10 +3,18 @@ import type { Random } from './random.js';
 export const DEVICE_KINDS = ['weather', 'hydro', 'air', 'gps'] as const;
 export type DeviceKind = (typeof DEVICE_KINDS)[number];
 
-/** The region the synthetic fleet lives in: roughly the Alps and their foreland. */
-const REGION = { west: 5.5, east: 16.5, south: 44.5, north: 48.5 } as const;
+/** A rectangle of longitudes and latitudes, in degrees. */
+export interface Region {
+  readonly west: number;
+  readonly east: number;
+  readonly south: number;
+  readonly north: number;
+}
+
+/** The region the synthetic fleet lives in without zones: roughly the Alps and their foreland. */
+export const ALPS: Region = { west: 5.5, east: 16.5, south: 44.5, north: 48.5 };
 /** Fixed stations wobble by a few metres: GPS noise of a mounted receiver. */
-const STATION_JITTER_DEG = 0.00005;
+export const STATION_JITTER_DEG = 0.00005;
 /** A tracker moves up to this far between two readings (about 100 m). */
 const TRACKER_STEP_DEG = 0.001;
 
@@ -16,6 +24,10 @@ export interface Device {
   lon: number;
   lat: number;
   heading: number;
+  /** Index of the zone the device was placed in, or -1 when the fleet has no zones. */
+  home: number;
+  /** Set when the device was just placed: its next report is the placed point itself, before any jitter or step. */
+  fresh: boolean;
 }
 
 export function createDevices(count: number, random: Random): Device[] {
@@ -24,9 +36,11 @@ export function createDevices(count: number, random: Random): Device[] {
     return {
       id: `${kind}-${String(i).padStart(5, '0')}`,
       kind,
-      lon: random.between(REGION.west, REGION.east),
-      lat: random.between(REGION.south, REGION.north),
+      lon: random.between(ALPS.west, ALPS.east),
+      lat: random.between(ALPS.south, ALPS.north),
       heading: random.between(0, 360),
+      home: -1,
+      fresh: false,
     };
   });
 }
@@ -35,8 +49,15 @@ function clamp(value: number, min: number, max: number): number {
   return value < min ? min : value > max ? max : value;
 }
 
-/** Where the device reports from now: a station jitters in place, a tracker walks. */
-export function position(device: Device, random: Random): [number, number] {
+/**
+ * Where the device reports from now: a station jitters in place, a tracker
+ * walks, staying inside `region`.
+ */
+export function position(device: Device, random: Random, region: Region = ALPS): [number, number] {
+  if (device.fresh) {
+    device.fresh = false;
+    return [device.lon, device.lat];
+  }
   if (device.kind !== 'gps') {
     return [
       device.lon + random.between(-STATION_JITTER_DEG, STATION_JITTER_DEG),
@@ -45,8 +66,8 @@ export function position(device: Device, random: Random): [number, number] {
   }
   device.heading = (device.heading + random.between(-20, 20) + 360) % 360;
   const radians = (device.heading * Math.PI) / 180;
-  device.lon = clamp(device.lon + Math.sin(radians) * TRACKER_STEP_DEG, REGION.west, REGION.east);
-  device.lat = clamp(device.lat + Math.cos(radians) * TRACKER_STEP_DEG, REGION.south, REGION.north);
+  device.lon = clamp(device.lon + Math.sin(radians) * TRACKER_STEP_DEG, region.west, region.east);
+  device.lat = clamp(device.lat + Math.cos(radians) * TRACKER_STEP_DEG, region.south, region.north);
   return [device.lon, device.lat];
 }
 
