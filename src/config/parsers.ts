@@ -214,7 +214,14 @@ const DURATION_UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 export function duration(minMs: number, maxMs: number): Parser<number> {
   return (variable, raw) => {
     const match = DURATION.exec(raw.trim());
-    const value = match === null ? NaN : Number(match[1]) * DURATION_UNIT_MS[(match[2] ?? 'ms') as keyof typeof DURATION_UNIT_MS];
+    let value = NaN;
+    if (match !== null) {
+      // In integers, so 4.1m is exactly 246000 ms: the digits times the unit, divided by the decimals' power of ten.
+      const [whole, fraction = ''] = match[1]!.split('.');
+      const scaled = Number(whole + fraction) * DURATION_UNIT_MS[(match[2] ?? 'ms') as keyof typeof DURATION_UNIT_MS];
+      const divisor = 10 ** fraction.length;
+      if (Number.isSafeInteger(scaled) && scaled % divisor === 0) value = scaled / divisor;
+    }
     if (!Number.isInteger(value) || value < minMs || value > maxMs) {
       throw new ConfigError(
         variable,

@@ -265,3 +265,22 @@ describe('window options: zones, cells and caps', () => {
     expect(loadConfig({ ...BROKERS, ZONE_ID_PROPERTY: '  ' }).zoneIdProperty).toBe('id');
   });
 });
+
+describe('durations with decimals', () => {
+  it.each([
+    ['4.1m', 246_000],
+    ['8.2m', 492_000],
+    ['1.1h', 3_960_000],
+    ['2.2h', 7_920_000],
+    ['1.005s', 1_005],
+    ['0.5s', 500],
+  ])('reads %s exactly as %d ms', (raw, ms) => {
+    expect(duration(1, 31 * 86_400_000)('WINDOW_SIZE', raw)).toBe(ms);
+  });
+
+  it('reads every three-decimal second exactly', () => {
+    for (let ms = 1; ms < 100_000; ms += 7) {
+      expect(duration(1, 31 * 86_400_000)('WINDOW_SIZE', `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, '0')}s`)).toBe(ms);
+    }
+  });
+});
