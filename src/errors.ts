@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   'GW_CHUNK_POOL_MISUSE',
   'GW_TOPIC_READ_FAILED',
   'GW_MAP_NO_DATA',
+  'GW_ZONES_INVALID',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -43,6 +44,22 @@ export class ConfigErrors extends GeowindowError {
   constructor(problems: readonly ConfigError[]) {
     super('GW_CONFIG_INVALID', `invalid configuration:\n${problems.map((p) => `  ${p.message}`).join('\n')}`);
     this.problems = problems;
+  }
+}
+
+/**
+ * A zones file cannot be used: unreadable, not GeoJSON, no polygon, a bad
+ * ring, position or id. The message names the file and the first bad
+ * feature. A configuration error (exit code 3), with its own code.
+ */
+export class ZonesFileError extends ConfigError {
+  override readonly code = 'GW_ZONES_INVALID';
+  /** The file (or other source) the zones came from. */
+  readonly source: string;
+
+  constructor(source: string, problem: string) {
+    super('ZONES_FILE', `${JSON.stringify(source)} ${problem}`);
+    this.source = source;
   }
 }
 
