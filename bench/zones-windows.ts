@@ -6,6 +6,7 @@
  * (KEY_BY=zone; and zone,h3), and the same job in Quix Streams. Every
  * zone window written is checked against the benchmark's own count.
  */
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, appendResults, say, writeJson } from './lib/common.js';
 import { loadCounties, writeCountiesGeoJson } from './lib/counties.js';
@@ -15,6 +16,7 @@ import { ensureQuixVenv, measureQuix } from './lib/quix.js';
 import { beginRun } from './lib/report.js';
 import { MissingTool, measureGeowindow, type RunContext } from './lib/systems.js';
 import {
+  OUTPUT_TOPIC_CONFIG,
   compareWindows,
   expectedWindows,
   parseGeowindowV2,
@@ -23,7 +25,7 @@ import {
   readEmitted,
   type Expected,
 } from './lib/window-check.js';
-import { WINDOW_ROWS, windowsSection, type RowResult, type WindowRow } from './lib/windows-report.js';
+import { DEFAULT_WINDOW_ROWS, WINDOW_ROWS, windowsSection, type RowResult, type WindowRow } from './lib/windows-report.js';
 import { ensureZoneDataset, type ZoneDatasetOptions } from './lib/zone-dataset.js';
 
 /** 2025-11-24T16:00:00Z: a minute boundary, in the past, so that idle partitions close every window by the wall clock. */
@@ -49,7 +51,8 @@ Quix Streams, on one data set of readings inside the 3,231 US counties.
                         what closes the last windows once every record is read
   --h3-resolution R     H3_RESOLUTION of the zone,h3 row (default 7)
   --workers W           geowindow's WORKERS (default 2)
-  --only LIST           run only these rows (comma-separated: ${WINDOW_ROWS.join(',')})
+  --only LIST           run these rows (comma-separated, of ${WINDOW_ROWS.join(',')};
+                        default ${DEFAULT_WINDOW_ROWS.join(',')})
   --skip LIST           leave these rows out
   --brokers B           host:port list (default: $KAFKA_BROKERS, else 127.0.0.1:9092)
   --progress-seconds S  seconds between progress lines (default 5)
@@ -118,7 +121,7 @@ const h3Resolution = nonNegative('h3-resolution', values['h3-resolution']);
 const workers = positiveInteger('workers', values.workers, 2);
 const only = rowList(values.only);
 const skip = new Set(rowList(values.skip));
-const selected = WINDOW_ROWS.filter((r) => (only.length === 0 || only.includes(r)) && !skip.has(r));
+const selected = WINDOW_ROWS.filter((r) => (only.length === 0 ? DEFAULT_WINDOW_ROWS.includes(r) : only.includes(r)) && !skip.has(r));
 
 const run = beginRun('windows', 'npm run bench:windows');
 const counties = loadCounties();
@@ -155,7 +158,7 @@ async function zoneRow(row: WindowRow, keyBy: string): Promise<RowResult> {
     admin.createTopics({
       waitForLeaders: true,
       topics: [
-        { topic: outputTopic, numPartitions: 3, replicationFactor: -1 },
+        { topic: outputTopic, numPartitions: 3, replicationFactor: -1, configEntries: OUTPUT_TOPIC_CONFIG },
         { topic: dlqTopic, numPartitions: 1, replicationFactor: -1 },
       ],
     }),
@@ -211,7 +214,9 @@ async function measureRow(row: WindowRow): Promise<RowResult> {
 const results: RowResult[] = [];
 const failures = new Map<WindowRow, string>();
 const skipped = new Map<WindowRow, string>();
+const loadAtStart = new Map<WindowRow, number>();
 for (const row of selected) {
+  loadAtStart.set(row, loadavg()[0]!);
   try {
     const result = await measureRow(row);
     results.push(result);
@@ -240,6 +245,7 @@ const report = windowsSection({
   quixGraceMs,
   idlePartitionMs,
   workers,
+  loadAtStart,
   expected: expectedByGrace ?? expectedAll,
 });
 writeJson(join(run.outDir, 'summary.json'), { ...report.summary, results, failures: Object.fromEntries(failures), skipped: Object.fromEntries(skipped) });

@@ -7,7 +7,7 @@
  */
 import Flatbush from 'flatbush';
 import type { Feature, FeatureCollection, MultiPolygon, Polygon, Position } from 'geojson';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { feature } from 'topojson-client';
@@ -99,8 +99,17 @@ export function countiesAt(counties: Counties, lon: number, lat: number): number
   return hits.sort((a, b) => a - b);
 }
 
-/** Writes the counties as a GeoJSON FeatureCollection (the ZONES_FILE of the service and of the Quix job). */
+/**
+ * Writes the counties as a GeoJSON FeatureCollection (the ZONES_FILE of the
+ * service and of the Quix job), unless the file already holds exactly that;
+ * through a temporary file and a rename, so a process reading it meanwhile
+ * never sees half a file.
+ */
 export function writeCountiesGeoJson(counties: Counties, path: string): void {
+  const text = JSON.stringify(counties.collection);
+  if (existsSync(path) && readFileSync(path, 'utf8') === text) return;
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, JSON.stringify(counties.collection));
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, text);
+  renameSync(temporary, path);
 }

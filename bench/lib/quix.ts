@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { HwmSampler, ROOT, lastJson, round, run, say, start, which } from './common.js';
 import { cleanUp, withAdmin } from './dataset.js';
 import { MissingTool, type Measurement, type RunContext } from './systems.js';
+import { OUTPUT_TOPIC_CONFIG } from './window-check.js';
 
 const REQUIREMENTS = join(ROOT, 'bench', 'quix', 'requirements.txt');
 const SCRIPT = join(ROOT, 'bench', 'quix', 'zone_windows.py');
@@ -105,7 +106,7 @@ export async function measureQuix(ctx: RunContext, python: string, options: Quix
   const group = `bench-quix-${id}`;
   const outputTopic = `bench-quix-out-${id}`;
   const stateDir = join(tmpdir(), `geowindow-bench-quix-state-${id}`);
-  await withAdmin(ctx.brokers, (admin) => admin.createTopics({ waitForLeaders: true, topics: [{ topic: outputTopic, numPartitions: 3, replicationFactor: -1 }] }));
+  await withAdmin(ctx.brokers, (admin) => admin.createTopics({ waitForLeaders: true, topics: [{ topic: outputTopic, numPartitions: 3, replicationFactor: -1, configEntries: OUTPUT_TOPIC_CONFIG }] }));
   const args = [
     SCRIPT,
     '--brokers', ctx.brokers.join(','),

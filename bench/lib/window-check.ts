@@ -9,6 +9,16 @@ import type { Counties } from './counties.js';
 import { benchKafka, cleanUp, withAdmin } from './dataset.js';
 import { zoneReadings, type ZoneDataset } from './zone-dataset.js';
 
+/**
+ * Configuration of every output topic the check reads: unlimited retention.
+ * Quix stamps a window with its start, in the data set's past, and the
+ * broker's time retention would delete those records before they are read.
+ */
+export const OUTPUT_TOPIC_CONFIG = [
+  { name: 'retention.ms', value: '-1' },
+  { name: 'retention.bytes', value: '-1' },
+];
+
 /** Count and pm25 statistics of one (zone, window). */
 export interface WindowStats {
   count: number;
@@ -95,6 +105,7 @@ export interface Emitted {
  * Reads a whole output topic from the beginning (a fresh group; the topic is
  * complete: its writer has stopped) and sums its zone windows by (zone,
  * start). `parse` returns a window, or undefined for a record of another key.
+ * The topic must keep every record (see OUTPUT_TOPIC_CONFIG).
  */
 export async function readEmitted(
   brokers: readonly string[],
@@ -103,8 +114,10 @@ export async function readEmitted(
   parse: (value: unknown) => (EmittedWindow & { readonly closedBy?: string }) | undefined,
   progressSeconds: number,
 ): Promise<Emitted> {
-  const ends = await withAdmin(brokers, async (admin) => (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, high: Number(p.high) })));
-  const expected = ends.reduce((a, p) => a + p.high, 0);
+  const ends = await withAdmin(brokers, (admin) => admin.fetchTopicOffsets(topic));
+  const trimmed = ends.reduce((a, p) => a + Number(p.low), 0);
+  if (trimmed > 0) throw new Error(`${trimmed} output records of ${topic} were deleted before the check (retention?)`);
+  const expected = ends.reduce((a, p) => a + Number(p.high), 0);
   const windows = new Map<WindowKey, WindowStats>();
   const closedBy: Record<string, number> = {};
   let messages = 0;

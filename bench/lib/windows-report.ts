@@ -10,6 +10,8 @@ import type { ZoneDataset } from './zone-dataset.js';
 /** The rows, in the order they run: the baseline first, the peer last. */
 export const WINDOW_ROWS = ['count', 'zone', 'zone-h3', 'quix'] as const;
 export type WindowRow = (typeof WINDOW_ROWS)[number];
+/** What runs without --only: zone,h3 costs a few minutes more (H3 cells in the workers), so it is asked for by name. */
+export const DEFAULT_WINDOW_ROWS: readonly WindowRow[] = ['count', 'zone', 'quix'];
 
 export interface RowResult {
   readonly row: WindowRow;
@@ -34,6 +36,8 @@ export interface WindowsReportInput {
   readonly quixGraceMs: number;
   readonly idlePartitionMs: number;
   readonly workers: number;
+  /** The 1-minute load average when each row started: other work on the machine shows here. */
+  readonly loadAtStart: ReadonlyMap<WindowRow, number>;
   readonly expected: Expected | undefined;
 }
 
@@ -153,6 +157,10 @@ export function windowsSection(input: WindowsReportInput): { markdown: string; s
     notes.push(`${parts.join('; ')}.${c.examples.length > 0 ? ` First differences: ${c.examples.join('; ')}.` : ''}`);
   }
   for (const [row, reason] of [...input.skipped, ...input.failures]) notes.push(`${row} not measured: ${reason}`);
+  notes.push(
+    `Load average (1 min) when each row started, on ${input.run.env.machine.cores} cores: ` +
+      `${[...input.loadAtStart].map(([row, load]) => `${row} ${load.toFixed(1)}`).join(', ')} (above about 1 and the rows shared the machine with other work).`,
+  );
 
   const o = dataset.options;
   const datasetText =
@@ -205,6 +213,7 @@ export function windowsSection(input: WindowsReportInput): { markdown: string; s
     quixGraceMs: input.quixGraceMs,
     idlePartitionMs: input.idlePartitionMs,
     workers: input.workers,
+    loadAtStart: Object.fromEntries(input.loadAtStart),
     expected: e === undefined ? undefined : { windows: e.windows.size, records: e.records, late: e.late, graceMs: e.graceMs },
     checks,
     secondsPerRow: Object.fromEntries(results.map((r) => [r.row, round(r.measurement.seconds, 3)])),
