@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { WorkerPool } from './aggregation/worker-pool.js';
 import { ChunkPool } from './chunks/chunk-pool.js';
-import type { Config } from './config/config.js';
+import { chunkRows, type Config } from './config/config.js';
 import { EXIT } from './errors.js';
 import { startHttpServer } from './http/server.js';
 import { createKafka } from './kafka/client.js';
@@ -28,7 +28,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
   // Throw ConfigErrors naming ZONES_FILE (a bad zones file) or MEMORY_LIMIT_MB (a budget too small for this configuration).
   const zones = checkZones(config);
   const plan = memoryPlanFor(config, zoneHeapBytes(config));
-  const chunks = new ChunkPool(plan.chunkPool.chunks, config.chunkSize, plan.chunkPool.byteCapacity);
+  const chunks = new ChunkPool(plan.chunkPool.chunks, chunkRows(config), plan.chunkPool.byteCapacity);
   const workers: WorkerPool = new WorkerPool({
     threads: config.workers,
     limits: plan.worker,
@@ -61,7 +61,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
     logger,
     outputTopic: config.outputTopic,
     dlqTopic: config.dlqTopic,
-    windowSize: config.chunkSize,
+    windowSize: chunkRows(config),
     windowIdleMs: config.windowIdleMs,
     maxMessageBytes: config.maxMessageBytes,
     maxReadings: config.readingColumns,
@@ -77,9 +77,9 @@ export async function runService(config: Config, logger: Logger): Promise<number
       dlqTopic: config.dlqTopic,
       groupId: config.groupId,
       workers: config.workers,
-      chunkSize: config.chunkSize,
+      chunkSize: chunkRows(config),
       window: config.window === 'count'
-        ? { kind: 'count', size: config.chunkSize }
+        ? { kind: 'count', size: chunkRows(config) }
         : {
             kind: config.window,
             sizeMs: config.windowSize,

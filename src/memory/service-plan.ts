@@ -1,5 +1,5 @@
 import { totalmem } from 'node:os';
-import type { Config } from '../config/config.js';
+import { chunkRows, type Config } from '../config/config.js';
 import { resolveBudget, MB } from './budget.js';
 import { cgroupMemoryLimit, readFileOrUndefined } from './cgroup.js';
 import { planMemory, type MemoryPlan } from './plan.js';
@@ -10,7 +10,7 @@ export function memoryPlanFor(config: Config, workerExtraBytes = 0): MemoryPlan 
   return planMemory({
     budget: resolveBudget(config.memoryLimitMb, cgroup),
     workers: config.workers,
-    chunkSize: config.chunkSize,
+    chunkSize: chunkRows(config),
     maxMessageBytes: config.maxMessageBytes,
     chunkPoolSize: config.chunkPoolSize,
     eventTime: config.window !== 'count',

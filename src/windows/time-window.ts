@@ -20,6 +20,8 @@ export interface KeyState {
   readonly partial: PartialAggregate;
   firstOffset: number;
   lastOffset: number;
+  /** partialBytes(partial), kept so a merge measures the partial once. */
+  bytes: number;
 }
 
 /**
@@ -52,12 +54,14 @@ export class TimeWindow {
     const state = this.keys.get(name);
     let dropped = 0;
     if (state === undefined) {
-      this.keys.set(name, { by, id, partial, firstOffset, lastOffset });
-      this.bytes += partialBytes(partial);
+      const bytes = partialBytes(partial);
+      this.keys.set(name, { by, id, partial, firstOffset, lastOffset, bytes });
+      this.bytes += bytes;
     } else {
-      this.bytes -= partialBytes(state.partial);
       dropped = mergePartial(state.partial, partial, maxReadingNames);
-      this.bytes += partialBytes(state.partial);
+      const bytes = partialBytes(state.partial);
+      this.bytes += bytes - state.bytes;
+      state.bytes = bytes;
       if (firstOffset < state.firstOffset) state.firstOffset = firstOffset;
       if (lastOffset > state.lastOffset) state.lastOffset = lastOffset;
     }

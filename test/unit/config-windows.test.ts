@@ -4,7 +4,7 @@
  * message, and the values that are accepted at the edges.
  */
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.js';
+import { chunkRows, loadConfig } from '../../src/config/config.js';
 import { duration, listOf, text } from '../../src/config/parsers.js';
 import { ConfigError, ConfigErrors } from '../../src/errors.js';
 import { KEY_KINDS } from '../../src/shared/keys.js';
@@ -282,5 +282,14 @@ describe('durations with decimals', () => {
     for (let ms = 1; ms < 100_000; ms += 7) {
       expect(duration(1, 31 * 86_400_000)('WINDOW_SIZE', `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, '0')}s`)).toBe(ms);
     }
+  });
+});
+
+describe('CHUNK_SIZE=auto', () => {
+  const base = { KAFKA_BROKERS: '127.0.0.1:9092' };
+  it('is 2000 rows for count windows and 10000 for event time; a number is kept', () => {
+    expect(chunkRows(loadConfig(base))).toBe(2000);
+    expect(chunkRows(loadConfig({ ...base, WINDOW: 'tumbling' }))).toBe(10_000);
+    expect(chunkRows(loadConfig({ ...base, WINDOW: 'hopping', WINDOW_ADVANCE: '30s', CHUNK_SIZE: '500' }))).toBe(500);
   });
 });

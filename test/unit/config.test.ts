@@ -46,7 +46,7 @@ describe('loadConfig', () => {
       dlqTopic: 'sensor-readings.dlq',
       groupId: 'geowindow',
       startFrom: 'earliest',
-      chunkSize: 2000,
+      chunkSize: 'auto',
       chunkPoolSize: 'auto',
       readingColumns: 16,
       windowIdleMs: 5000,
@@ -87,7 +87,7 @@ describe('loadConfig', () => {
   it('reads only the env object it is given', () => {
     vi.stubEnv('CHUNK_SIZE', 'not a number');
     try {
-      expect(loadConfig({ ...BROKERS }).chunkSize).toBe(2000);
+      expect(loadConfig({ ...BROKERS }).chunkSize).toBe('auto');
     } finally {
       vi.unstubAllEnvs();
     }
@@ -114,7 +114,7 @@ describe('loadConfig', () => {
   });
 
   it('treats an empty or blank value as unset', () => {
-    expect(loadConfig({ ...BROKERS, CHUNK_SIZE: '', LOG_LEVEL: '   ' })).toMatchObject({ chunkSize: 2000, logLevel: 'info' });
+    expect(loadConfig({ ...BROKERS, CHUNK_SIZE: '', LOG_LEVEL: '   ' })).toMatchObject({ chunkSize: 'auto', logLevel: 'info' });
   });
 
   it('names KAFKA_BROKERS when it is missing', () => {
@@ -128,7 +128,7 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    ['CHUNK_SIZE', '0', /integer from 1 to 1000000/],
+    ['CHUNK_SIZE', '0', /auto or an integer from 1 to 1000000/],
     ['CHUNK_SIZE', 'abc', /integer from 1 to 1000000/],
     ['CHUNK_SIZE', '1e3', /integer from 1 to 1000000/],
     ['WORKERS', '1.5', /integer from 1 to 256/],
@@ -201,7 +201,7 @@ describe('loadConfig', () => {
       (config as { chunkSize: number }).chunkSize = 1;
     }).toThrow(TypeError);
     expect(() => (config.brokers as string[]).push('evil:1')).toThrow(TypeError);
-    expect(config.chunkSize).toBe(2000);
+    expect(config.chunkSize).toBe('auto');
   });
 });
 

@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { OPTIONS, loadConfig, type Config } from '../../src/config/config.js';
+import { chunkRows, OPTIONS, loadConfig, type Config } from '../../src/config/config.js';
 import { ConfigErrors } from '../../src/errors.js';
 import { HTTP_PATHS } from '../../src/http/server.js';
 import { MB, resolveBudget } from '../../src/memory/budget.js';
@@ -70,7 +70,7 @@ function planUnderLimit(config: Config, limitBytes: number) {
   return planMemory({
     budget,
     workers: config.workers,
-    chunkSize: config.chunkSize,
+    chunkSize: chunkRows(config),
     maxMessageBytes: config.maxMessageBytes,
     chunkPoolSize: config.chunkPoolSize,
   });
@@ -285,7 +285,7 @@ describe('k8s manifests', () => {
     // A partition that keeps up still holds its open window (up to CHUNK_SIZE
     // records) uncommitted; that resting lag alone must not scale past minReplicaCount.
     const lagThreshold = Number(metadata.lagThreshold);
-    expect(lagThreshold * Math.max(1, min)).toBeGreaterThanOrEqual(partitions * config().chunkSize);
+    expect(lagThreshold * Math.max(1, min)).toBeGreaterThanOrEqual(partitions * chunkRows(config()));
   });
 
   it('has a PodDisruptionBudget for the pods', () => {
