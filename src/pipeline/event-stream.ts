@@ -151,9 +151,14 @@ export class EventStream {
 
   /** A record dead-lettered before it reaches a chunk (too large to copy). */
   deadLetter(record: SourceRecord, offset: number, reason: DeadLetterReason, detail: string): void {
-    const work = this.#tracker.open(this.#open?.firstOffset ?? offset);
     this.#seen(offset);
     this.lastRecordAt = this.#ctx.now();
+    if (offset < this.#settledTo) {
+      // The previous owner dead-lettered it before its checkpoint, and that was acknowledged.
+      this.#ctx.metrics.settledSkipped.inc();
+      return;
+    }
+    const work = this.#tracker.open(this.#open?.firstOffset ?? offset);
     void sendDeadLetter(this.#ctx, deadLetterRecord(record, this.topic, this.partition, reason, detail), reason).then((acked) => {
       work.done = acked;
     });

@@ -219,13 +219,15 @@ export class Pipeline {
         oldest = stream;
       }
     }
-    if (oldest !== undefined) {
-      this.#options.logger.warn(
-        { partition: oldest.partition, poolSize: this.#options.pool.size, assigned: this.#streams.size },
-        'chunk pool exhausted by open windows; closing the oldest as partial (raise CHUNK_POOL_SIZE)',
-      );
-      oldest.close('pool_exhausted');
+    if (oldest === undefined) return;
+    const context = { partition: oldest.partition, poolSize: this.#options.pool.size, assigned: this.#streams.size };
+    if (oldest instanceof EventStream) {
+      // Event time: a chunk is only a unit of work; sending it early changes no window.
+      this.#options.logger.debug(context, 'chunk pool held by filling chunks; sending the oldest to a worker now');
+    } else {
+      this.#options.logger.warn(context, 'chunk pool exhausted by open windows; closing the oldest as partial (raise CHUNK_POOL_SIZE)');
     }
+    oldest.close('pool_exhausted');
   }
 
   /** Emits, as partial, every window that received nothing for WINDOW_IDLE_MS. */
