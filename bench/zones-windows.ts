@@ -7,6 +7,7 @@
  * zone window written is checked against the benchmark's own count.
  */
 import { loadavg } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, appendResults, say, writeJson } from './lib/common.js';
 import { loadCounties, writeCountiesGeoJson } from './lib/counties.js';
@@ -25,7 +26,7 @@ import {
   readEmitted,
   type Expected,
 } from './lib/window-check.js';
-import { DEFAULT_WINDOW_ROWS, WINDOW_ROWS, windowsSection, type RowResult, type WindowRow } from './lib/windows-report.js';
+import { DEFAULT_WINDOW_ROWS, WINDOW_ROWS, windowsSection, type MachineLoad, type RowResult, type WindowRow } from './lib/windows-report.js';
 import { ensureZoneDataset, type ZoneDatasetOptions } from './lib/zone-dataset.js';
 
 /** 2025-11-24T16:00:00Z: a minute boundary, in the past, so that idle partitions close every window by the wall clock. */
@@ -45,8 +46,9 @@ Quix Streams, on one data set of readings inside the 3,231 US counties.
   --disorder-ms D       each reading's ts moves back by up to D ms (default 1000)
   --window-ms W         tumbling window size (default 60000)
   --grace-ms G          geowindow's WINDOW_GRACE (default 2000)
-  --quix-grace-ms G     the Quix job's grace_ms (default 60000: its repartition
-                        topic interleaves partitions by whole fetches)
+  --quix-grace-ms G     the Quix job's grace_ms (default 180000: its repartition topic
+                        interleaves the input partitions by whole fetches, which put
+                        records up to 80 s behind their zone's time on this machine)
   --idle-partition-ms I geowindow's IDLE_PARTITION_MS for the zone rows (default 200):
                         what closes the last windows once every record is read
   --h3-resolution R     H3_RESOLUTION of the zone,h3 row (default 7)
@@ -67,7 +69,7 @@ const values = parseFlags(
     'disorder-ms': { type: 'string', default: '1000' },
     'window-ms': { type: 'string', default: '60000' },
     'grace-ms': { type: 'string', default: '2000' },
-    'quix-grace-ms': { type: 'string', default: '60000' },
+    'quix-grace-ms': { type: 'string', default: '180000' },
     'idle-partition-ms': { type: 'string', default: '200' },
     'h3-resolution': { type: 'string', default: '7' },
     workers: { type: 'string', default: '2' },
@@ -214,11 +216,25 @@ async function measureRow(row: WindowRow): Promise<RowResult> {
 const results: RowResult[] = [];
 const failures = new Map<WindowRow, string>();
 const skipped = new Map<WindowRow, string>();
-const loadAtStart = new Map<WindowRow, number>();
+/** CPU seconds the whole machine spent busy so far (all cores, all processes; /proc/stat counts in USER_HZ, 100 on Linux). */
+function machineBusySeconds(): number {
+  const USER_HZ = 100;
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+    return (fields.reduce((a, b) => a + b, 0) - idle) / USER_HZ;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const machineLoad = new Map<WindowRow, MachineLoad>();
 for (const row of selected) {
-  loadAtStart.set(row, loadavg()[0]!);
+  const busyBefore = machineBusySeconds();
+  const begin = performance.now();
   try {
     const result = await measureRow(row);
+    machineLoad.set(row, { wallSeconds: (performance.now() - begin) / 1000, busySeconds: machineBusySeconds() - busyBefore, loadAverage: loadavg()[0]! });
     results.push(result);
     writeJson(join(run.outDir, `${row}.json`), result);
     if (result.check !== undefined) {
@@ -245,7 +261,7 @@ const report = windowsSection({
   quixGraceMs,
   idlePartitionMs,
   workers,
-  loadAtStart,
+  machineLoad,
   expected: expectedByGrace ?? expectedAll,
 });
 writeJson(join(run.outDir, 'summary.json'), { ...report.summary, results, failures: Object.fromEntries(failures), skipped: Object.fromEntries(skipped) });

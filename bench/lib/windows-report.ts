@@ -23,6 +23,15 @@ export interface RowResult {
   readonly deadLettered?: number;
 }
 
+/** How busy the whole machine was while a row ran (its set-up and check included): other work shows here. */
+export interface MachineLoad {
+  readonly wallSeconds: number;
+  /** CPU seconds of every process on the machine over the row (/proc/stat). */
+  readonly busySeconds: number;
+  /** The 1-minute load average at the row's end. */
+  readonly loadAverage: number;
+}
+
 export interface WindowsReportInput {
   readonly run: Run;
   readonly dataset: ZoneDataset;
@@ -36,8 +45,7 @@ export interface WindowsReportInput {
   readonly quixGraceMs: number;
   readonly idlePartitionMs: number;
   readonly workers: number;
-  /** The 1-minute load average when each row started: other work on the machine shows here. */
-  readonly loadAtStart: ReadonlyMap<WindowRow, number>;
+  readonly machineLoad: ReadonlyMap<WindowRow, MachineLoad>;
   readonly expected: Expected | undefined;
 }
 
@@ -153,13 +161,25 @@ export function windowsSection(input: WindowsReportInput): { markdown: string; s
     ];
     if (c.openAtEnd > 0) parts.push(`${fmtInt(c.openAtEnd)} still open when it stopped (left out of the check)`);
     if (r.deadLettered !== undefined) parts.push(`${fmtInt(r.deadLettered)} dead-lettered`);
-    if (r.row === 'quix') parts.push(`${fmtInt(Number(r.measurement.detail.late))} records dropped as late by Quix (grace ${input.quixGraceMs} ms)`);
+    if (r.row === 'quix') {
+      const d = r.measurement.detail;
+      parts.push(
+        `${fmtInt(Number(d.late))} records dropped as late by Quix (grace ${input.quixGraceMs} ms; ` +
+          `the farthest a record reached the window step behind its zone's latest event time, after the repartition topic: ${round(Number(d.max_lag_ms) / 1000, 1)} s)`,
+      );
+    }
     notes.push(`${parts.join('; ')}.${c.examples.length > 0 ? ` First differences: ${c.examples.join('; ')}.` : ''}`);
   }
   for (const [row, reason] of [...input.skipped, ...input.failures]) notes.push(`${row} not measured: ${reason}`);
+  const coresUsed = (row: WindowRow) => {
+    const m = by.get(row)?.measurement;
+    return m?.cpuSeconds === undefined ? '-' : (m.cpuSeconds / m.seconds).toFixed(2);
+  };
   notes.push(
-    `Load average (1 min) when each row started, on ${input.run.env.machine.cores} cores: ` +
-      `${[...input.loadAtStart].map(([row, load]) => `${row} ${load.toFixed(1)}`).join(', ')} (above about 1 and the rows shared the machine with other work).`,
+    `Other work on the machine: cores the system measured used over its timed span / cores the whole machine was busy during the row ` +
+      `(the broker, the harness and anything else included; ${input.run.env.machine.cores} cores) / 1-minute load average at the row's end: ` +
+      [...input.machineLoad].map(([row, l]) => `${row} ${coresUsed(row)} / ${(l.busySeconds / l.wallSeconds).toFixed(2)} / ${l.loadAverage.toFixed(1)}`).join(', ') +
+      '. A load average well above the cores means the rows waited for CPU.',
   );
 
   const o = dataset.options;
@@ -213,7 +233,7 @@ export function windowsSection(input: WindowsReportInput): { markdown: string; s
     quixGraceMs: input.quixGraceMs,
     idlePartitionMs: input.idlePartitionMs,
     workers: input.workers,
-    loadAtStart: Object.fromEntries(input.loadAtStart),
+    machineLoad: Object.fromEntries(input.machineLoad),
     expected: e === undefined ? undefined : { windows: e.windows.size, records: e.records, late: e.late, graceMs: e.graceMs },
     checks,
     secondsPerRow: Object.fromEntries(results.map((r) => [r.row, round(r.measurement.seconds, 3)])),
