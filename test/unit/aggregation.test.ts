@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Chunk } from '../../src/chunks/chunk.js';
 import { ChunkPool } from '../../src/chunks/chunk-pool.js';
 import type { ChunkAggregate, ChunkResult } from '../../src/protocol/messages.js';
-import { shortestFloat32 } from '../../workers/aggregate/float32.js';
+import { shortestFloat32 } from '../../src/shared/aggregate/float32.js';
 import { convexHull } from '../../workers/aggregate/hull.js';
 import { summarizePoints } from '../../workers/aggregate/points.js';
 import { ReadingStatsAccumulator } from '../../workers/aggregate/readings.js';
@@ -419,6 +419,24 @@ describe('shortestFloat32', () => {
     // 7 digits (9.536743e-7, 4.3e-14 away) already read back as the same float32.
     expect(shortestFloat32(2 ** -20)).toBe(9.536743e-7);
     expect(Math.fround(9.536743e-7)).toBe(2 ** -20);
+  });
+
+  it('gives what toPrecision gives for 200,000 coordinates and readings (the arithmetic path agrees with the decimal one)', () => {
+    const byPrecision = (value: number): number => {
+      for (let digits = 6; digits < 9; digits++) {
+        const candidate = Number(value.toPrecision(digits));
+        if (Math.fround(candidate) === value) return candidate;
+      }
+      return Number(value.toPrecision(9));
+    };
+    let state = 12_345;
+    const next = () => (state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0) / 2 ** 32;
+    const disagreements: number[] = [];
+    for (let i = 0; i < 200_000; i++) {
+      const value = Math.fround((next() * 2 - 1) * (i % 2 === 0 ? 180 : 10 ** Math.floor(next() * 12 - 6)));
+      if (!Object.is(shortestFloat32(value), byPrecision(value))) disagreements.push(value);
+    }
+    expect(disagreements).toEqual([]);
   });
 
   it('round-trips every float32 it is given, in at most 9 significant digits, with no shorter decimal that would do', () => {

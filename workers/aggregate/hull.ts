@@ -1,7 +1,7 @@
 import { area } from '@turf/area';
 import { convex } from '@turf/convex';
 import type { MultiPoint, Polygon } from 'geojson';
-import { shortestFloat32 } from './float32.js';
+import { shortestFloat32 } from '../../src/shared/aggregate/float32.js';
 import { hullCandidates } from './hull-candidates.js';
 
 export interface HullSummary {

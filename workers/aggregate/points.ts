@@ -1,5 +1,5 @@
 import type { Position } from 'geojson';
-import { shortestFloat32 } from './float32.js';
+import { shortestFloat32 } from '../../src/shared/aggregate/float32.js';
 
 export interface PointSummary {
   readonly centroid: Position;
