@@ -20,17 +20,31 @@ interface V2 {
   emittedAt: number;
 }
 
+/** Reads every aggregate of a topic and compares it with an uninterrupted run's, by identity. */
+async function compareWith(brokers: string, reference: Map<string, string>, topic: string): Promise<{ written: number; duplicates: number }> {
+  const written = (await readAll(brokers, topic)).map((r) => JSON.parse(r.value!.toString()) as V2);
+  const seen = new Set<string>();
+  let duplicates = 0;
+  for (const a of written) {
+    expect(content(a), identity(a)).toBe(reference.get(identity(a)));
+    if (seen.has(identity(a))) duplicates++;
+    seen.add(identity(a));
+  }
+  expect(seen).toEqual(new Set(reference.keys()));
+  return { written: written.length, duplicates };
+}
+
 const identity = (a: V2) => `${a.key.by}:${a.key.id}|${a.window.start}|${a.source.partition}`;
 const content = (a: V2) => JSON.stringify({ ...a, emittedAt: 0 });
 
 /**
- * The crash test: one instance reads the whole stream uninterrupted; another
- * is killed with SIGKILL mid-stream (windows open, chunks in workers,
- * aggregates in flight) and restarted. Every window the restarted pair
- * writes has an identity and content the uninterrupted run wrote too, and
- * none is missing.
+ * One instance reads the whole stream uninterrupted; the others are
+ * interrupted mid-stream (windows open, chunks in workers, aggregates in
+ * flight): killed with SIGKILL and restarted, or joined by a second instance
+ * that takes half the partitions. Every window they write has an identity and
+ * content the uninterrupted run wrote too, and none is missing.
  */
-describe('SIGKILL mid-stream with event-time windows', () => {
+describe('interruptions under event-time windows', () => {
   const brokers = inject('kafkaBrokers');
   const services: ServiceProcess[] = [];
 
@@ -38,9 +52,10 @@ describe('SIGKILL mid-stream with event-time windows', () => {
     for (const service of services) await service.stop('SIGKILL');
   });
 
-  it('writes every window with the same identity and content as an uninterrupted run', async () => {
-    const names = uniqueTopics('in', 'out-whole', 'out-crash', 'dlq-whole', 'dlq-crash');
-    await createTopics(brokers, { [names.in]: PARTITIONS, [names['out-whole']]: 3, [names['out-crash']]: 3, [names['dlq-whole']]: 1, [names['dlq-crash']]: 1 });
+  /** Fresh topics, the counties, a fleet in two phases of event time, and the service's window settings. */
+  async function scenario() {
+    const names = uniqueTopics('in', 'out-whole', 'out-test', 'dlq-whole', 'dlq-test');
+    await createTopics(brokers, { [names.in]: PARTITIONS, [names['out-whole']]: 3, [names['out-test']]: 3, [names['dlq-whole']]: 1, [names['dlq-test']]: 1 });
     const zones = join(mkdtempSync(join(tmpdir(), 'gw-crash-')), 'counties.geojson');
     expect((await runCli(['zones', 'us-counties', '--out', zones])).code).toBe(0);
     const start = Date.now() - 3 * 3_600_000 - (Date.now() % MINUTE);
@@ -61,60 +76,96 @@ describe('SIGKILL mid-stream with event-time windows', () => {
       KEY_BY: 'zone,device',
       ZONES_FILE: zones,
       ZONE_UNMATCHED: 'outside',
-      // Long enough that no partition counts as idle before the kill; the last windows close by it at the end.
+      // Long enough that no partition counts as idle before the interruption; the last windows close by it at the end.
       IDLE_PARTITION_MS: '6s',
       CHUNK_SIZE: '500',
     };
-    const crash: ScenarioTopics = { in: names.in, out: names['out-crash'], dlq: names['dlq-crash'], group: `${names.in}-crash` };
+    const tested: ScenarioTopics = { in: names.in, out: names['out-test'], dlq: names['dlq-test'], group: `${names.in}-test` };
     const whole: ScenarioTopics = { in: names.in, out: names['out-whole'], dlq: names['dlq-whole'], group: `${names.in}-whole` };
+    return { produce, env, tested, whole };
+  }
 
-    // The crashing instance reads the first half, commits some of it, and is killed at a random moment after that.
-    await produce(0);
-    const first = await startService(brokers, crash, env);
-    services.push(first);
+  async function started(topics: ScenarioTopics, env: NodeJS.ProcessEnv): Promise<ServiceProcess> {
+    const service = await startService(brokers, topics, env);
+    services.push(service);
+    return service;
+  }
+
+  /** Waits until the group has committed past the start of every partition (windows closed and written). */
+  async function committedEverywhere(topics: ScenarioTopics, service: ServiceProcess): Promise<Map<number, number>> {
     await waitFor(
       'a commit past the start of every partition',
       async () => {
-        const committed = await committedOffsets(brokers, crash.group, crash.in);
+        const committed = await committedOffsets(brokers, topics.group, topics.in);
         return committed.size === PARTITIONS && [...committed.values()].every((offset) => offset > 0) ? true : undefined;
       },
       60_000,
-      () => (first.child.exitCode === null ? undefined : `exited with ${first.child.exitCode}`),
+      () => (service.child.exitCode === null ? undefined : `exited with ${service.child.exitCode}`),
       100,
     );
-    await sleep(Math.floor(Math.random() * 300));
-    const killedAt = await committedOffsets(brokers, crash.group, crash.in);
-    expect(await first.stop('SIGKILL')).toBeNull();
-    const writtenBeforeKill = (await readAll(brokers, crash.out)).length;
+    return committedOffsets(brokers, topics.group, topics.in);
+  }
 
-    await produce(1);
-    const second = await startService(brokers, crash, env);
-    services.push(second);
-    const uninterrupted = await startService(brokers, whole, env);
-    services.push(uninterrupted);
-    await Promise.all([waitForCommittedEnd(brokers, crash, second), waitForCommittedEnd(brokers, whole, uninterrupted)]);
-    expect(await second.stop('SIGTERM')).toBe(0);
-    expect(await uninterrupted.stop('SIGTERM')).toBe(0);
-    expect(serviceErrors(second)).toEqual([]);
-    expect(serviceErrors(uninterrupted)).toEqual([]);
-
+  /** The uninterrupted run: every window it writes, by identity. */
+  async function uninterrupted(whole: ScenarioTopics, env: NodeJS.ProcessEnv, alongside: Promise<void>): Promise<Map<string, string>> {
+    const service = await started(whole, env);
+    await Promise.all([waitForCommittedEnd(brokers, whole, service), alongside]);
+    expect(await service.stop('SIGTERM')).toBe(0);
+    expect(serviceErrors(service)).toEqual([]);
     const reference = new Map((await readAll(brokers, whole.out)).map((r) => JSON.parse(r.value!.toString()) as V2).map((a) => [identity(a), content(a)]));
-    const crashed = (await readAll(brokers, crash.out)).map((r) => JSON.parse(r.value!.toString()) as V2);
-    expect(writtenBeforeKill).toBeGreaterThan(0);
-    expect(writtenBeforeKill).toBeLessThan(crashed.length);
-    let duplicates = 0;
-    const seen = new Set<string>();
-    for (const a of crashed) {
-      expect(content(a), identity(a)).toBe(reference.get(identity(a)));
-      if (seen.has(identity(a))) duplicates++;
-      seen.add(identity(a));
-    }
-    expect(seen).toEqual(new Set(reference.keys()));
     const watermarkClosed = [...reference.values()].filter((c) => (JSON.parse(c) as V2).window.closedBy === 'watermark').length;
     expect(watermarkClosed).toBeGreaterThan(reference.size / 2);
+    return reference;
+  }
+
+  it('writes every window with the same identity and content as an uninterrupted run', async () => {
+    const { produce, env, tested, whole } = await scenario();
+    // The crashing instance reads the first half, commits some of it, and is killed at a random moment after that.
+    await produce(0);
+    const first = await started(tested, env);
+    await committedEverywhere(tested, first);
+    await sleep(Math.floor(Math.random() * 300));
+    const killedAt = await committedOffsets(brokers, tested.group, tested.in);
+    expect(await first.stop('SIGKILL')).toBeNull();
+    const writtenBeforeKill = (await readAll(brokers, tested.out)).length;
+
+    await produce(1);
+    const second = await started(tested, env);
+    const finished = (async () => {
+      await waitForCommittedEnd(brokers, tested, second);
+      expect(await second.stop('SIGTERM')).toBe(0);
+      expect(serviceErrors(second)).toEqual([]);
+    })();
+    const reference = await uninterrupted(whole, env, finished);
+    const { written, duplicates } = await compareWith(brokers, reference, tested.out);
+    expect(writtenBeforeKill).toBeGreaterThan(0);
+    expect(writtenBeforeKill).toBeLessThan(written);
     console.log(
       `crash test: killed after commits at ${JSON.stringify(Object.fromEntries(killedAt))}; ${writtenBeforeKill} aggregates before the kill, ` +
-        `${crashed.length} in all, ${duplicates} identical duplicates, ${reference.size} windows (${watermarkClosed} closed by the watermark) as uninterrupted`,
+        `${written} in all, ${duplicates} identical duplicates, ${reference.size} windows as uninterrupted`,
     );
+  });
+
+  it('writes every window identically when a second instance joins mid-stream and takes half the partitions', async () => {
+    const { produce, env, tested, whole } = await scenario();
+    await produce(0);
+    const first = await started(tested, env);
+    await committedEverywhere(tested, first);
+    // The rebalance: the first instance gives up half its partitions, open windows and all, to the second.
+    const second = await started(tested, env);
+    await waitFor('the second instance to join', async () => (second.logs.some((l) => l.msg === 'joined the consumer group') ? true : undefined), 60_000);
+    await produce(1);
+    const finished = (async () => {
+      await waitForCommittedEnd(brokers, tested, second);
+      expect(await second.stop('SIGTERM')).toBe(0);
+      expect(await first.stop('SIGTERM')).toBe(0);
+      expect(serviceErrors(first)).toEqual([]);
+      expect(serviceErrors(second)).toEqual([]);
+    })();
+    const reference = await uninterrupted(whole, env, finished);
+    const { written, duplicates } = await compareWith(brokers, reference, tested.out);
+    const rebalances = first.logs.filter((l) => l.msg === 'joined the consumer group').length;
+    expect(rebalances).toBeGreaterThanOrEqual(2);
+    console.log(`rebalance test: ${written} aggregates, ${duplicates} identical duplicates, ${reference.size} windows as uninterrupted`);
   });
 });
