@@ -39,6 +39,13 @@ const WINDOW_STATE_SHARE = 0.15;
 const FETCH_EXPANSION = 4;
 const MAX_AUTO_CHUNKS = 32;
 /**
+ * Event time: a chunk is held only while it fills and while a worker folds
+ * it (count windows hold one per partition until the window's aggregate is
+ * written), and its rows are five times as many, so fewer do: one filling per
+ * partition of a typical assignment and a few per worker.
+ */
+const MAX_AUTO_CHUNKS_EVENT_TIME = 16;
+/**
  * Bytes of key and value a chunk reserves per record: sensor readings as JSON
  * run 150-300 bytes, GeoJSON Features a little more.
  */
@@ -86,7 +93,11 @@ function clamp(value: number, min: number, max: number): number {
 function split(B: number, input: MemoryPlanInput, fixedBytes: number, chunkBytes: number) {
   const chunks =
     input.chunkPoolSize === 'auto'
-      ? clamp(Math.floor((B * CHUNK_POOL_SHARE) / chunkBytes), input.workers + 2, MAX_AUTO_CHUNKS)
+      ? clamp(
+          Math.floor((B * CHUNK_POOL_SHARE) / chunkBytes),
+          input.workers + 2,
+          input.eventTime === true ? MAX_AUTO_CHUNKS_EVENT_TIME : MAX_AUTO_CHUNKS,
+        )
       : input.chunkPoolSize;
   const fetch = {
     maxBytes: FETCH_MAX_BYTES,

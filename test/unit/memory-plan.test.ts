@@ -100,7 +100,19 @@ describe('planMemory: the split', () => {
     const eventTime = plan(1024, { eventTime: true });
     // 0.15 * 1024 MiB = 161,061,273.6 bytes.
     expect(eventTime.windowStateBytes).toBe(161_061_273);
-    expect(eventTime).toEqual({ ...count, windowStateBytes: 161_061_273, headroomBytes: count.headroomBytes - 161_061_273 });
+    // Event time also holds at most 16 auto chunks (count windows 32): chunks only fill and fold, they hold no window.
+    expect(count.chunkPool.chunks).toBe(32);
+    const chunkBytes = count.chunkPool.chunkBytes;
+    expect(eventTime).toEqual({
+      ...count,
+      chunkPool: { ...count.chunkPool, chunks: 16, bytes: 16 * chunkBytes },
+      windowStateBytes: 161_061_273,
+      headroomBytes: count.headroomBytes - 161_061_273 + 16 * chunkBytes,
+    });
+  });
+
+  it('keeps an explicit CHUNK_POOL_SIZE for event time too', () => {
+    expect(plan(1024, { eventTime: true, chunkPoolSize: 40 }).chunkPool.chunks).toBe(40);
   });
 
   it.each([
