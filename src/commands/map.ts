@@ -10,6 +10,7 @@ import { createLogger } from '../logger.js';
 import { zonesFromGeoJson } from '../shared/zones/zone-set.js';
 import { ZoneWindowCollector } from '../tools/map-data.js';
 import { featureNames, writeMap, type MapResult } from '../tools/map.js';
+import { flag } from './cli-flags.js';
 
 export const MAP_USAGE = `Usage: geowindow map --zones FILE (--topic T | --aggregates FILE) [options]
 
@@ -48,15 +49,6 @@ function nonEmpty(name: string, raw: string | undefined): string | undefined {
   return raw.trim();
 }
 
-function flag<T>(name: string, raw: string | undefined, parse: (variable: string, raw: string) => T): T | undefined {
-  if (raw === undefined) return undefined;
-  try {
-    return parse(`--${name}`, raw);
-  } catch (error) {
-    if (error instanceof ConfigError) throw new UsageError(error.message);
-    throw error;
-  }
-}
 
 export function parseMapArgs(args: readonly string[], env: NodeJS.ProcessEnv): MapCommandOptions {
   let values;

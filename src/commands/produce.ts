@@ -12,6 +12,7 @@ import { createLogger } from '../logger.js';
 import type { OutgoingRecord } from '../pipeline/records.js';
 import { Progress } from '../progress.js';
 import { loadZones } from '../shared/zones/zone-set.js';
+import { flag } from './cli-flags.js';
 
 export const PRODUCE_USAGE = `Usage: geowindow produce --topic T (--count C | --duration S) [options]
 
@@ -100,15 +101,6 @@ function epochOrIso(variable: string, raw: string): number {
   return value;
 }
 
-function flag<T>(name: string, raw: string | undefined, parse: (variable: string, raw: string) => T): T | undefined {
-  if (raw === undefined) return undefined;
-  try {
-    return parse(`--${name}`, raw);
-  } catch (error) {
-    if (error instanceof ConfigError) throw new UsageError(error.message);
-    throw error;
-  }
-}
 
 export function parseProduceArgs(args: readonly string[], env: NodeJS.ProcessEnv): ProduceOptions {
   let values;
