@@ -5,7 +5,7 @@ describe('geowindow CLI', () => {
   it('refuses bad configuration with exit code 3, naming each variable and the accepted values', async () => {
     const result = await runCli(['run'], { KAFKA_BROKERS: '127.0.0.1:9092', CHUNK_SIZE: 'lots', START_FROM: 'middle' });
     expect(result.code).toBe(3);
-    expect(result.stderr).toContain('CHUNK_SIZE: expected an integer from 1 to 1000000, got "lots"');
+    expect(result.stderr).toContain('CHUNK_SIZE: expected auto or an integer from 1 to 1000000, got "lots"');
     expect(result.stderr).toContain('START_FROM: expected one of earliest, latest, got "middle"');
   });
 
