@@ -8,24 +8,35 @@ import { parseArgs } from 'node:util';
 import { loadSecurityConfig, secretValues, type SecurityConfig } from '../config/config.js';
 import { brokerList, integer, topicName } from '../config/parsers.js';
 import { ConfigError, UsageError } from '../errors.js';
+import type { PlacementZones } from '../fleet/zone-placement.js';
 import { ensureTopics } from '../kafka/admin.js';
 import { createKafka } from '../kafka/client.js';
 import { createLogger } from '../logger.js';
+import { loadZones } from '../shared/zones/zone-set.js';
 import { soakChart } from '../soak/chart.js';
-import { peakRssBytes, rssSlopeMbPerHour, toCsv, type SoakSample } from '../soak/series.js';
+import { scrape, type MetricValues } from '../soak/scrape.js';
+import { peakRssBytes, toCsv, type SoakSample } from '../soak/series.js';
+import { sampleOf, summarise, type ServiceExit, type SoakResult } from '../soak/summary.js';
 import { produce } from './produce.js';
 
 export const SOAK_USAGE = `Usage: geowindow soak --rate R --duration S [options]
 
 Runs the synthetic fleet against the service for S seconds, samples the
-service's memory every second from its /metrics, and writes a CSV and an SVG
-chart. Exits 1 when the RSS slope or peak is over the limits.
+service's memory, records read and windows (emitted, open, state bytes) every
+second from its /metrics, and writes a CSV, an SVG chart and soak.json (the
+summary also printed on stdout). Exits 1 when the RSS slope or peak is over the
+limits, the service did not read every record, emitted no window, or a
+worker failed on records (dead-lettered as worker_out_of_memory or aggregation_failed).
 
   --rate R            fleet records per second (required)
   --duration S        seconds of load (required)
   --devices N         devices in the fleet (default 1000)
   --bad-ratio F       share of bad records (default 0.01)
   --seed X            fleet seed (default 1)
+  --zones FILE        place the fleet's devices in these GeoJSON zones, as
+                      geowindow produce --zones (ids from $ZONE_ID_PROPERTY, default id);
+                      the service still reads ZONES_FILE, KEY_BY, WINDOW... from
+                      the environment
   --metrics-url URL   sample a service that is already running (its /metrics URL);
                       it must consume --topic. Without it a service is started
                       with this environment (MEMORY_LIMIT_MB, WORKERS, ...).
@@ -34,7 +45,11 @@ chart. Exits 1 when the RSS slope or peak is over the limits.
   --warmup S          seconds left out of the slope (default: a fifth of the run, at most 120)
   --max-slope MBH     largest acceptable RSS growth in MB/hour (default 20)
   --max-peak-mb MB    largest acceptable RSS peak (default: the service's budget)
-  --out DIR           where soak.csv and soak.svg go (default bench/out/soak-<time>)
+  --out DIR           where soak.csv, soak.svg and soak.json go (default bench/out/soak-<time>)
+
+The summary's growthMbPer100MRecords is the RSS slope after the warm-up
+converted to MB per 100 million records at the rate read over the same span:
+slopeMbPerHour / (3600 x recordsPerSecond) x 10^8.
 
 TLS and SASL come from the same environment variables as the service's
 (KAFKA_SSL*, KAFKA_SASL*; see README), for the fleet and the service it starts.`;
@@ -45,6 +60,8 @@ interface SoakOptions {
   readonly devices: number;
   readonly badRatio: number;
   readonly seed: number;
+  /** Zones the fleet's devices are placed in (--zones); the service's own zones come from its environment. */
+  readonly zones: PlacementZones | undefined;
   readonly metricsUrl: string | undefined;
   readonly topic: string | undefined;
   readonly brokers: readonly string[];
@@ -80,7 +97,7 @@ export function parseSoakArgs(args: readonly string[], env: NodeJS.ProcessEnv, n
       strict: true,
       allowPositionals: false,
       options: Object.fromEntries(
-        ['rate', 'duration', 'devices', 'bad-ratio', 'seed', 'metrics-url', 'topic', 'brokers', 'warmup', 'max-slope', 'max-peak-mb', 'out'].map(
+        ['rate', 'duration', 'devices', 'bad-ratio', 'seed', 'zones', 'metrics-url', 'topic', 'brokers', 'warmup', 'max-slope', 'max-peak-mb', 'out'].map(
           (name) => [name, { type: 'string' as const }],
         ),
       ),
@@ -104,6 +121,7 @@ export function parseSoakArgs(args: readonly string[], env: NodeJS.ProcessEnv, n
     badRatio,
     devices: asUsage(() => integer(1, 10_000_000)('--devices', get('devices') ?? '1000')),
     seed: asUsage(() => integer(0, 2 ** 32 - 1)('--seed', get('seed') ?? '1')),
+    zones: placementZones(get('zones'), env.ZONE_ID_PROPERTY),
     metricsUrl: get('metrics-url'),
     topic: get('topic') === undefined ? undefined : asUsage(() => topicName('--topic', get('topic')!)),
     brokers: asUsage(() => brokerList('--brokers', brokersRaw)),
@@ -115,21 +133,26 @@ export function parseSoakArgs(args: readonly string[], env: NodeJS.ProcessEnv, n
   };
 }
 
-/** The values of the named samples in a Prometheus text exposition. */
-function scrape(text: string): Map<string, number> {
-  const values = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line === '') continue;
-    const space = line.lastIndexOf(' ');
-    values.set(line.slice(0, space), Number(line.slice(space + 1)));
+/**
+ * The zones of --zones, loaded and checked before anything starts, with the
+ * id property the service is told (ZONE_ID_PROPERTY), so a bad file is a
+ * usage error.
+ */
+function placementZones(file: string | undefined, idProperty: string | undefined): PlacementZones | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return loadZones(file, idProperty?.trim() || 'id');
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(`--zones: ${error.message.slice(error.variable.length + 2)}`);
+    throw error;
   }
-  return values;
 }
-
 
 interface StartedService {
   readonly metricsUrl: string;
-  stop(): Promise<number | null>;
+  /** Whether it has ended by itself (exit 4 when memory stayed over the budget, say). */
+  hasExited(): boolean;
+  stop(): Promise<ServiceExit>;
 }
 
 async function startService(options: SoakOptions, topic: string): Promise<StartedService> {
@@ -149,17 +172,24 @@ async function startService(options: SoakOptions, topic: string): Promise<Starte
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  let ended = false;
+  const exited = new Promise<ServiceExit>((resolve) =>
+    child.once('exit', (code, signal) => {
+      ended = true;
+      resolve(code ?? signal);
+    }),
+  );
   return {
     metricsUrl: `http://127.0.0.1:${port}/metrics`,
+    hasExited: () => ended,
     stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
+      if (!ended) child.kill('SIGTERM');
       return exited;
     },
   };
 }
 
-async function metricsNow(url: string): Promise<Map<string, number> | undefined> {
+async function metricsNow(url: string): Promise<MetricValues | undefined> {
   try {
     const response = await fetch(url);
     return response.ok ? scrape(await response.text()) : undefined;
@@ -168,21 +198,43 @@ async function metricsNow(url: string): Promise<Map<string, number> | undefined>
   }
 }
 
-export interface SoakResult {
-  readonly rate: number;
-  readonly durationSeconds: number;
-  readonly samples: number;
-  readonly budgetMb: number;
-  readonly peakRssMb: number;
-  readonly slopeMbPerHour: number;
-  readonly pauses: number;
-  readonly pausedSeconds: number;
-  readonly recordsIn: number;
-  readonly produced: number;
-  readonly csv: string;
-  readonly svg: string;
-  readonly verdict: 'pass' | 'fail';
-  readonly reasons: readonly string[];
+export type { SoakResult } from '../soak/summary.js';
+
+const MB = 1048576;
+/** What the started service reads from the soak's environment that shapes its memory: recorded with the result. */
+const SERVICE_SETTINGS = [
+  'MEMORY_LIMIT_MB',
+  'WORKERS',
+  'CHUNK_SIZE',
+  'WINDOW',
+  'WINDOW_SIZE',
+  'WINDOW_ADVANCE',
+  'WINDOW_GRACE',
+  'IDLE_PARTITION_MS',
+  'KEY_BY',
+  'ZONES_FILE',
+  'H3_RESOLUTION',
+  'WINDOW_MAX_OPEN',
+  'WINDOW_MAX_KEYS',
+  'TRACK_MAX_POINTS',
+] as const;
+
+/** The SERVICE_SETTINGS set in `env`. */
+function serviceSettings(env: NodeJS.ProcessEnv): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const name of SERVICE_SETTINGS) {
+    const value = env[name];
+    if (value !== undefined) settings[name] = value;
+  }
+  return settings;
+}
+
+/** The chart's title: the load, and the windows the service was told to keep, when on event time. */
+function chartTitle(options: SoakOptions, env: NodeJS.ProcessEnv): string {
+  const load = `geowindow soak: ${options.rate} rec/s for ${options.durationSeconds} s`;
+  const window = env.WINDOW;
+  if (window === undefined || window === 'count') return load;
+  return `${load}, ${window} ${env.WINDOW_SIZE ?? ''} windows by ${env.KEY_BY ?? 'partition'}, ${options.devices} devices`;
 }
 
 export async function soak(options: SoakOptions): Promise<SoakResult> {
@@ -198,7 +250,7 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
   }
   const service = options.metricsUrl === undefined ? await startService(options, topic) : undefined;
   const metricsUrl = options.metricsUrl ?? service!.metricsUrl;
-  let first: Map<string, number> | undefined;
+  let first: MetricValues | undefined;
   for (let attempt = 0; attempt < 120 && first === undefined; attempt++) {
     first = await metricsNow(metricsUrl);
     if (first === undefined) await sleep(500);
@@ -218,6 +270,7 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
       durationSeconds: options.durationSeconds,
       badRatio: options.badRatio,
       seed: options.seed,
+      zones: options.zones,
       partitions: 6,
       brokers: options.brokers,
       oversizeBytes: 70_000,
@@ -232,77 +285,70 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
   // Sample through the load, then until the service has read everything (at most a minute more).
   let drainDeadline = Infinity;
   let produced = 0;
+  let lastValues: MetricValues = first;
   for (;;) {
     const tickStart = performance.now();
     const t = (tickStart - startedAt) / 1000;
     const values = await metricsNow(metricsUrl);
     if (values !== undefined) {
-      samples.push({
-        t,
-        rssBytes: values.get('process_resident_memory_bytes') ?? 0,
-        heapUsedBytes: values.get('nodejs_heap_size_used_bytes') ?? 0,
-        paused: values.get('geowindow_consumer_paused') === 1,
-        recordsIn: values.get('geowindow_records_in_total') ?? 0,
-      });
+      samples.push(sampleOf(t, values));
+      lastValues = values;
     }
     const last = samples[samples.length - 1];
     if (t - lastReport >= 10 && last !== undefined) {
       lastReport = t;
       process.stderr.write(
-        `soak ${Math.round(t)}/${options.durationSeconds}s: rss ${(last.rssBytes / 1048576).toFixed(0)} MB ` +
-          `(peak ${(peakRssBytes(samples) / 1048576).toFixed(0)}, budget ${(budgetBytes / 1048576).toFixed(0)}), ` +
-          `heap ${(last.heapUsedBytes / 1048576).toFixed(0)} MB, ${last.recordsIn} records in${last.paused ? ', PAUSED' : ''}\n`,
+        `soak ${Math.round(t)}/${options.durationSeconds}s: rss ${(last.rssBytes / MB).toFixed(0)} MB ` +
+          `(peak ${(peakRssBytes(samples) / MB).toFixed(0)}, budget ${(budgetBytes / MB).toFixed(0)}), ` +
+          `heap ${(last.heapUsedBytes / MB).toFixed(0)} MB, ${last.recordsIn} records in, ` +
+          `${last.windowsEmitted} windows emitted, ${last.windowsOpen} open (${(last.windowStateBytes / MB).toFixed(1)} MB)` +
+          `${last.paused ? ', PAUSED' : ''}\n`,
       );
     }
+    // A service that ended by itself reads nothing more: stop the load and report what it did.
+    const serviceEnded = service?.hasExited() === true;
+    if (serviceEnded) fleet.abort();
     if (fleetDone && drainDeadline === Infinity) {
       produced = (await fleetSummary).sent;
       drainDeadline = t + 60;
     }
-    if (fleetDone && ((last?.recordsIn ?? 0) >= produced || t >= drainDeadline)) break;
+    if (fleetDone && (serviceEnded || (last?.recordsIn ?? 0) >= produced || t >= drainDeadline)) break;
     await sleep(Math.max(0, 1000 - (performance.now() - tickStart)));
   }
-  const final = (await metricsNow(metricsUrl)) ?? new Map<string, number>();
-  if (service !== undefined) {
-    const code = await service.stop();
-    if (code !== 0) throw new Error(`the service exited with code ${code}`);
-  }
+  const final = (await metricsNow(metricsUrl)) ?? lastValues;
+  const serviceExit = service === undefined ? null : await service.stop();
   mkdirSync(options.outDir, { recursive: true });
   const csv = join(options.outDir, 'soak.csv');
   const svg = join(options.outDir, 'soak.svg');
+  const json = join(options.outDir, 'soak.json');
   writeFileSync(csv, toCsv(samples));
   const highWater = Number(process.env.MEMORY_HIGH_WATER ?? 0.85);
   const lowWater = Number(process.env.MEMORY_LOW_WATER ?? 0.7);
   writeFileSync(
     svg,
     soakChart(samples, {
-      title: `geowindow soak: ${options.rate} rec/s for ${options.durationSeconds} s`,
+      title: chartTitle(options, process.env),
       budgetBytes,
       highWater,
       lowWater,
     }),
   );
-  const peak = peakRssBytes(samples);
-  const slope = rssSlopeMbPerHour(samples, options.warmupSeconds);
-  const maxPeakBytes = (options.maxPeakMb ?? budgetBytes / 1048576) * 1048576;
-  const reasons: string[] = [];
-  if (slope > options.maxSlopeMbPerHour) reasons.push(`RSS grows ${slope.toFixed(1)} MB/h > ${options.maxSlopeMbPerHour}`);
-  if (peak > maxPeakBytes) reasons.push(`peak RSS ${(peak / 1048576).toFixed(0)} MB > ${(maxPeakBytes / 1048576).toFixed(0)} MB`);
-  const recordsIn = samples[samples.length - 1]?.recordsIn ?? 0;
-  if (recordsIn < produced) reasons.push(`the service read ${recordsIn} of ${produced} records`);
-  return {
-    rate: options.rate,
-    durationSeconds: options.durationSeconds,
-    samples: samples.length,
-    budgetMb: Math.round(budgetBytes / 1048576),
-    peakRssMb: Math.round((peak / 1048576) * 10) / 10,
-    slopeMbPerHour: Math.round(slope * 100) / 100,
-    pauses: final.get('geowindow_consumer_pauses_total') ?? 0,
-    pausedSeconds: Math.round((final.get('geowindow_consumer_paused_seconds_total') ?? 0) * 10) / 10,
-    recordsIn,
+  const result = summarise({
+    samples,
+    final,
+    budgetBytes,
     produced,
-    csv,
-    svg,
-    verdict: reasons.length === 0 ? 'pass' : 'fail',
-    reasons,
-  };
+    serviceExit,
+    rate: options.rate,
+    devices: options.devices,
+    durationSeconds: options.durationSeconds,
+    warmupSeconds: options.warmupSeconds,
+    maxSlopeMbPerHour: options.maxSlopeMbPerHour,
+    maxPeakMb: options.maxPeakMb,
+    zones: options.zones?.source ?? null,
+    serviceSettings: service === undefined ? null : serviceSettings(process.env),
+    files: { csv, svg, json },
+  });
+  writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
+  return result;
 }

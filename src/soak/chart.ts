@@ -18,7 +18,8 @@ function escape(text: string): string {
 
 /**
  * RSS and heap over time against the budget and its water marks, with the
- * stretches the consumer was paused shaded: a self-contained SVG.
+ * stretches the consumer was paused shaded, and the bytes held by open
+ * event-time windows when there are any: a self-contained SVG.
  */
 export function soakChart(samples: readonly SoakSample[], options: ChartOptions): string {
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
@@ -61,13 +62,20 @@ export function soakChart(samples: readonly SoakSample[], options: ChartOptions)
   level(budgetMb * options.lowWater, '#27ae60', '6 4', `resume ${(options.lowWater * 100).toFixed(0)}%`);
   parts.push(`<path d="${path((s) => s.rssBytes)}" fill="none" stroke="#2c3e50" stroke-width="1.5"/>`);
   parts.push(`<path d="${path((s) => s.heapUsedBytes)}" fill="none" stroke="#2980b9" stroke-width="1.2"/>`);
-  const legendY = MARGIN.top + plotH - 60;
+  // Count windows hold no window state: their charts keep the two lines they always had.
+  const windowState = samples.some((s) => s.windowStateBytes > 0);
+  if (windowState) parts.push(`<path d="${path((s) => s.windowStateBytes)}" fill="none" stroke="#8e44ad" stroke-width="1.2"/>`);
+  const legendY = MARGIN.top + plotH - (windowState ? 78 : 60);
   parts.push(`<line x1="${MARGIN.left + plotW + 6}" x2="${MARGIN.left + plotW + 26}" y1="${legendY}" y2="${legendY}" stroke="#2c3e50" stroke-width="2"/>`);
   parts.push(`<text x="${MARGIN.left + plotW + 30}" y="${legendY + 4}">RSS</text>`);
   parts.push(`<line x1="${MARGIN.left + plotW + 6}" x2="${MARGIN.left + plotW + 26}" y1="${legendY + 18}" y2="${legendY + 18}" stroke="#2980b9" stroke-width="2"/>`);
   parts.push(`<text x="${MARGIN.left + plotW + 30}" y="${legendY + 22}">heap used</text>`);
   parts.push(`<rect x="${MARGIN.left + plotW + 6}" y="${legendY + 30}" width="20" height="10" fill="#f4c7c3"/>`);
   parts.push(`<text x="${MARGIN.left + plotW + 30}" y="${legendY + 40}">paused</text>`);
+  if (windowState) {
+    parts.push(`<line x1="${MARGIN.left + plotW + 6}" x2="${MARGIN.left + plotW + 26}" y1="${legendY + 54}" y2="${legendY + 54}" stroke="#8e44ad" stroke-width="2"/>`);
+    parts.push(`<text x="${MARGIN.left + plotW + 30}" y="${legendY + 58}">window state</text>`);
+  }
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
 }
