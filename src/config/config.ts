@@ -117,10 +117,14 @@ export const SECURITY_OPTIONS = {
  */
 const AUTO_CHUNK_ROWS = { count: 2000, eventTime: 10_000 } as const;
 
-/** The rows of one chunk this configuration uses. */
-export function chunkRows(config: Pick<Config, 'chunkSize' | 'window'>): number {
+/**
+ * The rows of one chunk this configuration uses. Event time: shared among the
+ * KEY_BY kinds, since a worker may hold a partial per row and kind (every
+ * record its own H3 cell or device), so a chunk's worst case stays the same.
+ */
+export function chunkRows(config: Pick<Config, 'chunkSize' | 'window' | 'keyBy'>): number {
   if (config.chunkSize !== 'auto') return config.chunkSize;
-  return config.window === 'count' ? AUTO_CHUNK_ROWS.count : AUTO_CHUNK_ROWS.eventTime;
+  return config.window === 'count' ? AUTO_CHUNK_ROWS.count : Math.floor(AUTO_CHUNK_ROWS.eventTime / config.keyBy.length);
 }
 
 /** A hopping window spec putting one record in more windows than this is refused: each is a fold per record. */

@@ -14,6 +14,7 @@ export function memoryPlanFor(config: Config, workerExtraBytes = 0): MemoryPlan 
     maxMessageBytes: config.maxMessageBytes,
     chunkPoolSize: config.chunkPoolSize,
     eventTime: config.window !== 'count',
+    keyKinds: config.keyBy.length,
     workerExtraBytes,
   });
 }

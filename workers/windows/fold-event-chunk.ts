@@ -18,8 +18,12 @@ interface Slot {
 const scratch = emptyReading();
 /** Builders of finished slots, reused by the next chunks (a worker runs one task at a time; READING_COLUMNS is fixed per deployment). */
 const spareBuilders: { track: PartialBuilder[]; plain: PartialBuilder[] } = { track: [], plain: [] };
-/** Spare builders kept at most, per kind: enough for the keys of a typical chunk without holding a burst's worth forever. */
-const MAX_SPARE_BUILDERS = 4096;
+/**
+ * Spare builders kept at most, per kind: enough for the keys of a typical
+ * chunk without holding a burst's worth forever (a worker's heap is capped;
+ * with 20,000 devices 4,096 spares of each kind helped run it out).
+ */
+const MAX_SPARE_BUILDERS = 1024;
 let keyer: Keyer | undefined;
 let keyerSpec: EventTask['keys'] | undefined;
 
