@@ -5,6 +5,7 @@ import { aggregateV2Key, timeWindowRecord } from '../output/aggregate-v2.js';
 import type { BadRow, EventChunkResult } from '../protocol/messages.js';
 import { lastWindowEnd } from '../shared/windows/assign.js';
 import { Boundaries, decodeCheckpoint, encodeCheckpoint } from '../windows/checkpoint.js';
+import type { KeyState, TimeCloseReason, TimeWindow } from '../windows/time-window.js';
 import { WindowStore, type ClosedWindow } from '../windows/window-store.js';
 import { chunkRowDeadLetter, deadLetterRecord } from './dead-letter.js';
 import { sendDeadLetter } from './dead-letter-sender.js';
@@ -19,6 +20,21 @@ interface ClosedEntry {
   readonly end: number;
   readonly closedAt: number;
   acknowledged: boolean;
+}
+
+/** A closed window being written, a slice of keys at a time. */
+interface Emission {
+  readonly window: TimeWindow;
+  readonly closedBy: TimeCloseReason;
+  readonly entry: ClosedEntry;
+  readonly keys: Iterator<KeyState>;
+  readonly emittedAt: number;
+  /** Aggregates sent and not yet acknowledged. */
+  outstanding: number;
+  sent: number;
+  /** Records counted under the first KEY_BY kind. */
+  records: number;
+  allSent: boolean;
 }
 
 /** A chunk of this partition: filling, or sent to a worker and waiting to be merged in offset order. */
@@ -55,6 +71,8 @@ export class EventStream {
   readonly #chunks: ChunkInFlight[] = [];
   /** Windows closed since the last checkpoint settled (see commitPoint), acknowledged or not. */
   #closedSince: ClosedEntry[] = [];
+  /** Closed windows being written, oldest first. */
+  readonly #emissions: Emission[] = [];
   #open: ChunkInFlight | undefined;
   #store: WindowStore | undefined;
   #restoring: Promise<void> | undefined;
@@ -337,37 +355,71 @@ export class EventStream {
     this.#emit(closed);
   }
 
-  /** Writes one aggregate per key of every closed window; the window stops holding commits back once all are acknowledged. */
+  /** Queues one aggregate per key of every closed window; the window stops holding commits back once all are acknowledged. */
   #emit(closed: readonly ClosedWindow[]): void {
-    const { sink, outputTopic, metrics, fail, now, requestCommit } = this.#ctx;
-    const kind = this.#settings.window.kind;
-    const firstKind = this.#settings.keys.by[0];
     for (const { window, closedBy } of closed) {
       const entry: ClosedEntry = { firstOffset: window.firstOffset, end: window.end, closedAt: this.#mergedUpTo, acknowledged: false };
       this.#closedSince.push(entry);
-      const emittedAt = now();
-      const sends: Promise<void>[] = [];
-      let records = 0;
-      for (const key of window.keys.values()) {
-        const record = timeWindowRecord(kind, window, key, closedBy, this.topic, this.partition, emittedAt);
-        if (key.by === firstKind) records += record.count;
-        sends.push(sink.send(outputTopic, { key: aggregateV2Key(record), value: JSON.stringify(record) }));
+      this.#emissions.push({ window, closedBy, entry, keys: window.keys.values(), emittedAt: this.#ctx.now(), outstanding: 0, sent: 0, records: 0, allSent: false });
+    }
+    this.pump();
+    this.#ctx.stateChanged();
+  }
+
+  /** Closed windows whose aggregates are not all sent yet. */
+  get queuedWindows(): number {
+    return this.#emissions.length;
+  }
+
+  /**
+   * Writes the queued aggregates, oldest window first, while the bytes in
+   * flight are under the limit: a window of 40,000 keys closing at once would
+   * otherwise build and hold all of its records together.
+   */
+  pump(): void {
+    const { sink, outputTopic, fail, inFlight, outputBytesLimit } = this.#ctx;
+    const kind = this.#settings.window.kind;
+    const firstKind = this.#settings.keys.by[0];
+    while (this.#emissions.length > 0 && inFlight.outputBytes < outputBytesLimit) {
+      const emission = this.#emissions[0]!;
+      const next = emission.keys.next();
+      if (next.done === true) {
+        emission.allSent = true;
+        this.#emissions.shift();
+        this.#finishEmission(emission);
+        continue;
       }
-      void Promise.all(sends).then(
+      const key = next.value;
+      const record = timeWindowRecord(kind, emission.window, key, emission.closedBy, this.topic, this.partition, emission.emittedAt);
+      const value = JSON.stringify(record);
+      const bytes = value.length;
+      inFlight.outputBytes += bytes;
+      emission.outstanding++;
+      emission.sent++;
+      if (key.by === firstKind) emission.records += record.count;
+      sink.send(outputTopic, { key: aggregateV2Key(record), value }).then(
         () => {
-          entry.acknowledged = true;
-          const ackedAt = now();
-          metrics.windowsEmitted.inc({ closed_by: closedBy }, 1);
-          metrics.aggregatesWritten.inc(sends.length);
-          metrics.recordsAggregated.inc(records);
-          metrics.windowLatency.observe((ackedAt - emittedAt) / 1000);
-          metrics.endToEndLatency.observe(Math.max(0, ackedAt - window.end) / 1000);
-          requestCommit();
+          inFlight.outputBytes -= bytes;
+          emission.outstanding--;
+          this.#finishEmission(emission);
+          this.#ctx.pumpOutputs();
         },
         (error: unknown) => fail(error),
       );
     }
-    this.#ctx.stateChanged();
+  }
+
+  #finishEmission(emission: Emission): void {
+    if (!emission.allSent || emission.outstanding > 0 || emission.entry.acknowledged) return;
+    emission.entry.acknowledged = true;
+    const { metrics, now, requestCommit } = this.#ctx;
+    const ackedAt = now();
+    metrics.windowsEmitted.inc({ closed_by: emission.closedBy }, 1);
+    metrics.aggregatesWritten.inc(emission.sent);
+    metrics.recordsAggregated.inc(emission.records);
+    metrics.windowLatency.observe((ackedAt - emission.emittedAt) / 1000);
+    metrics.endToEndLatency.observe(Math.max(0, ackedAt - emission.window.end) / 1000);
+    requestCommit();
   }
 
   /**
@@ -418,6 +470,8 @@ export class EventStream {
     const open = this.#open;
     this.#open = undefined;
     if (open !== undefined) this.#ctx.pool.release(open.chunk);
+    // Windows not yet written are dropped with the rest: the next owner rebuilds and writes them.
+    this.#emissions.length = 0;
     this.#store?.clear();
     this.#mergeReady();
   }

@@ -59,7 +59,7 @@ export class Pipeline {
   readonly #ctx: StreamContext;
   readonly #streams = new Map<string, Stream>();
   #enforcingBudget = false;
-  readonly #inFlight: InFlight = { deadLetters: 0, deadLetterBytes: 0 };
+  readonly #inFlight: InFlight = { deadLetters: 0, deadLetterBytes: 0, outputBytes: 0 };
   #failure: unknown;
   #failureListener: ((error: unknown) => void) | undefined;
   #committing: Promise<void> | undefined;
@@ -84,6 +84,10 @@ export class Pipeline {
       inFlight: this.#inFlight,
       requestCommit: () => void this.commit(),
       stateChanged: () => this.#windowStateChanged(),
+      outputBytesLimit: options.deadLetterBytesLimit,
+      pumpOutputs: () => {
+        for (const stream of this.#streams.values()) if (stream instanceof EventStream) stream.pump();
+      },
       countOutputV2: options.countOutputV2 ?? false,
       eventTime: options.eventTime,
       testOomDevice: options.testOomDevice,
@@ -115,7 +119,11 @@ export class Pipeline {
     }
     const stream = this.#stream(batch.topic, batch.partition);
     const first = batch.records[0];
-    if (stream instanceof EventStream && first !== undefined) await stream.prepare(decimalStringToNumber(first.offset));
+    if (stream instanceof EventStream && first !== undefined) {
+      await stream.prepare(decimalStringToNumber(first.offset));
+      // Closed windows still being written: read nothing more until they are (the aggregates are the backlog).
+      if (!(await this.#waitForOutputs(batch))) return;
+    }
     const { maxMessageBytes } = this.#options;
     let lastRead: string | undefined;
     let read = 0;
@@ -185,6 +193,22 @@ export class Pipeline {
     }
   }
 
+  /** Event time: closed windows queued to be written; wait (heartbeating) until the producer has taken them. */
+  async #waitForOutputs(batch: RecordBatch): Promise<boolean> {
+    while (this.#queuedWindows() > 0) {
+      await sleep(DRAIN_POLL_MS);
+      await batch.heartbeat();
+      if (!batch.isActive() || !this.#accepting || this.#failure !== undefined) return false;
+    }
+    return true;
+  }
+
+  #queuedWindows(): number {
+    let queued = 0;
+    for (const stream of this.#streams.values()) if (stream instanceof EventStream) queued += stream.queuedWindows;
+    return queued;
+  }
+
   /** Too many dead letters unacknowledged: wait (heartbeating) until the producer catches up. */
   async #waitForDeadLetters(batch: RecordBatch): Promise<boolean> {
     while (this.#inFlight.deadLetterBytes > this.#options.deadLetterBytesLimit) {
@@ -197,11 +221,12 @@ export class Pipeline {
 
   /**
    * Work a pause lets drain: chunks of closed windows (being aggregated or
-   * written) and dead letters not yet acknowledged. Open windows wait for
-   * records and do not count.
+   * written), dead letters not yet acknowledged, and closed event-time
+   * windows queued to be written. Open windows wait for records and do not
+   * count.
    */
   get inFlight(): number {
-    return this.#chunksBeingAggregated() + this.#inFlight.deadLetters;
+    return this.#chunksBeingAggregated() + this.#inFlight.deadLetters + this.#queuedWindows();
   }
 
   #chunksBeingAggregated(): number {

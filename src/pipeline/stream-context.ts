@@ -23,6 +23,8 @@ export interface EventTimeSettings {
 export interface InFlight {
   deadLetters: number;
   deadLetterBytes: number;
+  /** Event time: bytes of aggregates sent and not yet acknowledged. */
+  outputBytes: number;
 }
 
 export interface StreamContext {
@@ -39,6 +41,10 @@ export interface StreamContext {
   readonly fail: (error: unknown) => void;
   readonly now: () => number;
   readonly inFlight: InFlight;
+  /** Event time: aggregates in flight above which closed windows wait to be written (a window's keys go out in slices). */
+  readonly outputBytesLimit: number;
+  /** Aggregates were acknowledged: every partition writes more of its closed windows. */
+  readonly pumpOutputs: () => void;
   /** Window state grew or shrank (event time): the pipeline checks the shared budget and its gauges. */
   readonly stateChanged: () => void;
   /** Commit soon (a time-closed window was acknowledged and holds later windows back). */

@@ -138,6 +138,8 @@ interface Setup {
   stateBytes?: number;
   maxOpen?: number;
   deadLetterLate?: boolean;
+  /** Bytes of dead letters, and of aggregates, in flight before the pipeline waits. */
+  inFlightBytes?: number;
 }
 
 function setup(options: Setup = {}) {
@@ -172,7 +174,7 @@ function setupWithSink(sink: RecordingSink, options: Setup = {}) {
     windowIdleMs: 5_000,
     maxMessageBytes: 4096,
     maxReadings: 8,
-    deadLetterBytesLimit: 1024 * 1024,
+    deadLetterBytesLimit: options.inFlightBytes ?? 1024 * 1024,
     eventTime,
     now: clock.now,
   });
@@ -346,6 +348,29 @@ describe('event-time windows: commits and replay', () => {
     const point = committer.last(0)!;
     expect(point.offset).toBe(13);
     expect(decodeCheckpoint(point.metadata ?? null)).toEqual({ watermark: T0 + 2 * MINUTE, settledTo: 14 });
+  });
+
+  it('writes a closed window a slice at a time under the in-flight limit, and reads no more while windows wait to be written', async () => {
+    const sink = new RecordingSink('manual');
+    const { pipeline, deadLetters } = setupWithSink(sink, { keys: ['device'], inFlightBytes: 1 });
+    const devices = ['a', 'b', 'c'].map((device, i) => ({ ts: T0 + i, device }));
+    await pipeline.handleBatch(batch(0, records(0, [...devices, { ts: T0 + MINUTE + 5, device: 'a' }])));
+    await settle();
+    // Three keys closed; one aggregate in flight at a time.
+    expect(sink.to(OUTPUT)).toHaveLength(1);
+    expect(pipeline.inFlight).toBeGreaterThan(0);
+    let read = false;
+    const next = pipeline.handleBatch(batch(0, records(4, [{ ts: T0 + 2 * MINUTE, device: 'd' }]))).then(() => (read = true));
+    await settle();
+    expect(read).toBe(false);
+    for (let i = 0; i < 3; i++) {
+      sink.to(OUTPUT)[i]!.ack.resolve(undefined);
+      await settle();
+    }
+    expect(sink.to(OUTPUT).map((s) => JSON.parse(s.record.value as string).key.id)).toEqual(['a', 'b', 'c']);
+    await next;
+    expect(read).toBe(true);
+    expect(deadLetters()).toEqual([]);
   });
 
   it('holds the checkpoint before a closed window not yet acknowledged', async () => {
