@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util';
 import { ConfigError, UsageError } from '../errors.js';
 
 /**
@@ -12,5 +13,25 @@ export function flag<T>(name: string, raw: string | undefined, parse: (variable:
   } catch (error) {
     if (error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
+  }
+}
+
+/**
+ * The values of a command's `--name value` flags (no positionals, unknown
+ * flags refused), each a string or undefined; a malformed command line is a
+ * usage error.
+ */
+export function stringFlags<const N extends string>(args: readonly string[], names: readonly N[]): Record<N, string | undefined> {
+  try {
+    const { values } = parseArgs({
+      args: [...args],
+      strict: true,
+      allowPositionals: false,
+      options: Object.fromEntries(names.map((name) => [name, { type: 'string' as const }])),
+    });
+    // Every option is declared a string, so every value is a string or absent.
+    return values as Record<N, string | undefined>;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
 }

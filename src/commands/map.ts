@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadSecurityConfig, secretValues, type SecurityConfig } from '../config/config.js';
 import { brokerList, integer, topicName } from '../config/parsers.js';
 import { ConfigError, UsageError } from '../errors.js';
@@ -10,7 +9,7 @@ import { createLogger } from '../logger.js';
 import { zonesFromGeoJson } from '../shared/zones/zone-set.js';
 import { ZoneWindowCollector } from '../tools/map-data.js';
 import { featureNames, writeMap, type MapResult } from '../tools/map.js';
-import { flag } from './cli-flags.js';
+import { flag, stringFlags } from './cli-flags.js';
 
 export const MAP_USAGE = `Usage: geowindow map --zones FILE (--topic T | --aggregates FILE) [options]
 
@@ -49,28 +48,8 @@ function nonEmpty(name: string, raw: string | undefined): string | undefined {
   return raw.trim();
 }
 
-
 export function parseMapArgs(args: readonly string[], env: NodeJS.ProcessEnv): MapCommandOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        zones: { type: 'string' },
-        'zone-id-property': { type: 'string' },
-        topic: { type: 'string' },
-        aggregates: { type: 'string' },
-        reading: { type: 'string' },
-        out: { type: 'string' },
-        brokers: { type: 'string' },
-        timeout: { type: 'string' },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = stringFlags(args, ['zones', 'zone-id-property', 'topic', 'aggregates', 'reading', 'out', 'brokers', 'timeout']);
   const zonesFile = nonEmpty('zones', values.zones);
   if (zonesFile === undefined) throw new UsageError('--zones is required: the zones file the service keys by');
   const topic = flag('topic', values.topic, topicName);

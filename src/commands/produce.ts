@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { loadSecurityConfig, secretValues, type SecurityConfig } from '../config/config.js';
 import { brokerList, integer, ratio, topicName } from '../config/parsers.js';
 import { ConfigError, UsageError } from '../errors.js';
@@ -12,7 +11,7 @@ import { createLogger } from '../logger.js';
 import type { OutgoingRecord } from '../pipeline/records.js';
 import { Progress } from '../progress.js';
 import { loadZones } from '../shared/zones/zone-set.js';
-import { flag } from './cli-flags.js';
+import { flag, stringFlags } from './cli-flags.js';
 
 export const PRODUCE_USAGE = `Usage: geowindow produce --topic T (--count C | --duration S) [options]
 
@@ -103,35 +102,7 @@ function epochOrIso(variable: string, raw: string): number {
 
 
 export function parseProduceArgs(args: readonly string[], env: NodeJS.ProcessEnv): ProduceOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        topic: { type: 'string' },
-        devices: { type: 'string' },
-        rate: { type: 'string' },
-        count: { type: 'string' },
-        duration: { type: 'string' },
-        'bad-ratio': { type: 'string' },
-        seed: { type: 'string' },
-        partitions: { type: 'string' },
-        brokers: { type: 'string' },
-        'oversize-bytes': { type: 'string' },
-        zones: { type: 'string' },
-        'zone-id-property': { type: 'string' },
-        'start-ts': { type: 'string' },
-        'step-ms': { type: 'string' },
-        'disorder-ms': { type: 'string' },
-        'late-ratio': { type: 'string' },
-        'late-by-ms': { type: 'string' },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = stringFlags(args, ['topic', 'devices', 'rate', 'count', 'duration', 'bad-ratio', 'seed', 'partitions', 'brokers', 'oversize-bytes', 'zones', 'zone-id-property', 'start-ts', 'step-ms', 'disorder-ms', 'late-ratio', 'late-by-ms']);
   const topic = flag('topic', values.topic, topicName);
   if (topic === undefined) throw new UsageError('--topic is required');
   const count = flag('count', values.count, integer(1, Number.MAX_SAFE_INTEGER));

@@ -4,7 +4,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { loadSecurityConfig, secretValues, type SecurityConfig } from '../config/config.js';
 import { brokerList, integer, topicName } from '../config/parsers.js';
 import { ConfigError, UsageError } from '../errors.js';
@@ -18,6 +17,7 @@ import { scrape, type MetricValues } from '../soak/scrape.js';
 import { peakRssBytes, toCsv, type SoakSample } from '../soak/series.js';
 import { sampleOf, summarise, type ServiceExit, type SoakResult } from '../soak/summary.js';
 import { produce } from './produce.js';
+import { stringFlags } from './cli-flags.js';
 
 export const SOAK_USAGE = `Usage: geowindow soak --rate R --duration S [options]
 
@@ -90,22 +90,8 @@ function positiveNumber(name: string, raw: string | undefined, fallback: number)
 }
 
 export function parseSoakArgs(args: readonly string[], env: NodeJS.ProcessEnv, now = new Date()): SoakOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: Object.fromEntries(
-        ['rate', 'duration', 'devices', 'bad-ratio', 'seed', 'zones', 'metrics-url', 'topic', 'brokers', 'warmup', 'max-slope', 'max-peak-mb', 'out'].map(
-          (name) => [name, { type: 'string' as const }],
-        ),
-      ),
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const get = (name: string) => values[name] as string | undefined;
+  const values = stringFlags(args, ['rate', 'duration', 'devices', 'bad-ratio', 'seed', 'zones', 'metrics-url', 'topic', 'brokers', 'warmup', 'max-slope', 'max-peak-mb', 'out']);
+  const get = (name: keyof typeof values) => values[name];
   if (get('rate') === undefined || get('duration') === undefined) throw new UsageError('--rate and --duration are required');
   const rate = asUsage(() => integer(1, 10_000_000)('--rate', get('rate')!));
   const durationSeconds = asUsage(() => integer(10, 7 * 86_400)('--duration', get('duration')!));
