@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # Node.js 24 LTS on Debian slim. Pin further (a patch tag or @sha256 digest)
 # with `docker build --build-arg NODE_IMAGE=node:24.x.y-bookworm-slim@sha256:...`.
+# Without an image registry: --build-arg NODE_IMAGE="$(bash scripts/docker-base.sh)".
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 # Build stage: compile TypeScript with the dev dependencies.
@@ -27,7 +28,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 # tsc, as the image's unprivileged `node` user (numeric, so Kubernetes can
 # check runAsNonRoot).
 FROM ${NODE_IMAGE}
-RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*
+# A base that has tini already (scripts/docker-base.sh builds one) needs no apt.
+RUN [ -x /usr/bin/tini ] || { apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*; }
 ENV NODE_ENV=production METRICS_PORT=9464
 WORKDIR /app
 COPY package.json ./

@@ -20,6 +20,18 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        test: {
+          name: 'container',
+          include: ['test/container/**/*.test.ts'],
+          // Builds the image and runs it against the broker at KAFKA_BROKERS (else 127.0.0.1:9092);
+          // skipped, saying why, without a Docker engine or the base image (scripts/docker-base.sh).
+          fileParallelism: false,
+          testTimeout: 300_000,
+          // The first image build downloads every dependency.
+          hookTimeout: 900_000,
+        },
+      },
     ],
   },
 });
