@@ -12,10 +12,16 @@ import { createMetrics } from './metrics.js';
 import { MB } from './memory/budget.js';
 import { MemoryGuard } from './memory/guard.js';
 import { MemoryMonitor } from './memory/monitor.js';
+import { measureFloor } from './memory/floor.js';
+import type { MemoryPlan } from './memory/plan.js';
 import { describePlan, memoryPlanFor } from './memory/service-plan.js';
+import { youngGeneration } from './memory/young-generation.js';
 import { processMemory } from './memory/probe.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { checkZones, eventTimeSettings, zoneHeapBytes } from './windows/event-settings.js';
+
+/** `global.gc` when the process runs with --expose-gc. */
+const gc = typeof globalThis.gc === 'function' ? () => globalThis.gc?.() : undefined;
 
 /** Idle windows are looked for this often at most, so a short WINDOW_IDLE_MS is honoured closely. */
 const MAX_IDLE_SWEEP_MS = 1000;
@@ -27,11 +33,11 @@ const MAX_IDLE_SWEEP_MS = 1000;
 export async function runService(config: Config, logger: Logger): Promise<number> {
   // Throw ConfigErrors naming ZONES_FILE (a bad zones file) or MEMORY_LIMIT_MB (a budget too small for this configuration).
   const zones = checkZones(config);
-  const plan = memoryPlanFor(config, zoneHeapBytes(config));
-  const chunks = new ChunkPool(plan.chunkPool.chunks, chunkRows(config), plan.chunkPool.byteCapacity);
+  // Worker limits depend on the configuration only; the runtime's share is measured once the workers are up.
+  const estimate = memoryPlanFor(config, zoneHeapBytes(config));
   const workers: WorkerPool = new WorkerPool({
     threads: config.workers,
-    limits: plan.worker,
+    limits: estimate.worker,
     logger,
     events: {
       workerDied: (outOfMemory) => {
@@ -41,6 +47,15 @@ export async function runService(config: Config, logger: Logger): Promise<number
       retried: () => metrics.workerRetries.inc(),
     },
   });
+  let plan: MemoryPlan;
+  try {
+    const floorBytes = await measureFloor(() => workers.warmUp(), gc);
+    plan = memoryPlanFor(config, zoneHeapBytes(config), floorBytes);
+  } catch (error) {
+    await workers.destroy();
+    throw error;
+  }
+  const chunks = new ChunkPool(plan.chunkPool.chunks, chunkRows(config), plan.chunkPool.byteCapacity);
   const metrics = createMetrics(new Registry(), chunks, workers);
   metrics.budgetBytes.set(plan.budget.bytes);
   const kafka = createKafka({ brokers: config.brokers, clientId: config.clientId, logger, security: config });
@@ -94,7 +109,10 @@ export async function runService(config: Config, logger: Logger): Promise<number
     },
     'starting geowindow',
   );
-  logger.info(describePlan(plan), `memory budget ${Math.round(plan.budget.bytes / MB)} MB from ${plan.budget.source}`);
+  logger.info(
+    { ...describePlan(plan), mainSemiSpaceMb: youngGeneration().semiSpaceMb, mainSemiSpaceFrom: youngGeneration().source },
+    `memory budget ${Math.round(plan.budget.bytes / MB)} MB from ${plan.budget.source}`,
+  );
 
   let crashed = false;
   const http = await startHttpServer({
@@ -157,7 +175,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
     intervalMs: config.memorySampleMs,
     metrics,
     logger,
-    gc: typeof globalThis.gc === 'function' ? () => globalThis.gc?.() : undefined,
+    gc,
     actions: {
       pause: () => consumer.pauseAll(),
       resume: () => {

@@ -22,7 +22,16 @@ import {
   VALUE_LENGTH,
   VALUE_START,
 } from '../src/protocol/chunk-layout.js';
-import type { AggregateTask, BadRow, ChunkResult, EventChunkResult, EventTask } from '../src/protocol/messages.js';
+import { threadId } from 'node:worker_threads';
+import type {
+  AggregateTask,
+  BadRow,
+  ChunkResult,
+  EventChunkResult,
+  EventTask,
+  WarmUpResult,
+  WarmUpTask,
+} from '../src/protocol/messages.js';
 import { convexHull } from './aggregate/hull.js';
 import { summarizePoints } from './aggregate/points.js';
 import { ReadingStatsAccumulator } from './aggregate/readings.js';
@@ -41,8 +50,21 @@ function ensureCapacity(rows: number): void {
   ts = new Float64Array(rows);
 }
 
-export default function runTask(task: AggregateTask | EventTask): ChunkResult | EventChunkResult {
-  return task.kind === 'event' ? foldEventChunk(task) : aggregateChunk(task);
+export default function runTask(task: AggregateTask | EventTask | WarmUpTask): ChunkResult | EventChunkResult | WarmUpResult {
+  switch (task.kind) {
+    case 'event':
+      return foldEventChunk(task);
+    case 'count':
+      return aggregateChunk(task);
+    case 'warm-up':
+      return warmUp(task);
+  }
+}
+
+/** Holds this worker so the other warm-up tasks go to the others. */
+function warmUp(task: WarmUpTask): WarmUpResult {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, task.holdMs);
+  return { threadId };
 }
 
 /** A count window: the whole chunk is one window of one partition. */

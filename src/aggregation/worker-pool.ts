@@ -3,7 +3,14 @@ import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { WorkerTaskError } from '../errors.js';
 import type { Aggregator } from '../pipeline/ports.js';
-import type { AggregateTask, ChunkResult, EventChunkResult, EventTask } from '../protocol/messages.js';
+import type {
+  AggregateTask,
+  ChunkResult,
+  EventChunkResult,
+  EventTask,
+  WarmUpResult,
+  WarmUpTask,
+} from '../protocol/messages.js';
 
 /** The compiled worker entry, beside this module's compiled output (dist/src -> dist/workers). */
 const WORKER_ENTRY = fileURLToPath(new URL('../../workers/aggregate-chunk.js', import.meta.url));
@@ -28,6 +35,10 @@ export interface WorkerPoolOptions {
   readonly filename?: string;
 }
 
+/** How long a warm-up task holds its worker: long enough for the others to be handed out elsewhere. */
+const WARM_UP_HOLD_MS = 50;
+const WARM_UP_ATTEMPTS = 5;
+
 /** Node's code for a worker that went past its resourceLimits. */
 const OUT_OF_MEMORY = 'ERR_WORKER_OUT_OF_MEMORY';
 
@@ -47,7 +58,7 @@ function workerExited(error: unknown): boolean {
  * fresh worker before the caller is told.
  */
 export class WorkerPool implements Aggregator {
-  readonly #pool: Piscina<AggregateTask | EventTask, ChunkResult | EventChunkResult>;
+  readonly #pool: Piscina<AggregateTask | EventTask | WarmUpTask, ChunkResult | EventChunkResult | WarmUpResult>;
   readonly #options: WorkerPoolOptions;
 
   constructor(options: WorkerPoolOptions) {
@@ -61,6 +72,22 @@ export class WorkerPool implements Aggregator {
     });
     // A worker error outside a task must not crash the process; piscina replaces the worker.
     this.#pool.on('error', (error: unknown) => options.logger.error({ err: error }, 'aggregation worker failed'));
+  }
+
+  /**
+   * Resolves once every worker has run a task, so each is up with its modules
+   * loaded; the memory floor is measured after it. Returns the workers seen.
+   */
+  async warmUp(): Promise<number> {
+    const seen = new Set<number>();
+    for (let attempt = 0; attempt < WARM_UP_ATTEMPTS && seen.size < this.#options.threads; attempt++) {
+      const task: WarmUpTask = { kind: 'warm-up', holdMs: WARM_UP_HOLD_MS * (attempt + 1) };
+      const results = await Promise.all(
+        Array.from({ length: this.#options.threads }, () => this.#pool.run(task) as Promise<WarmUpResult>),
+      );
+      for (const result of results) seen.add(result.threadId);
+    }
+    return seen.size;
   }
 
   aggregate(task: AggregateTask): Promise<ChunkResult> {
@@ -91,7 +118,7 @@ export class WorkerPool implements Aggregator {
 
   async #run(task: AggregateTask | EventTask): Promise<ChunkResult | EventChunkResult> {
     try {
-      return await this.#pool.run(task);
+      return (await this.#pool.run(task)) as ChunkResult | EventChunkResult;
     } catch (error) {
       if (isOutOfMemory(error) || workerExited(error)) this.#options.events.workerDied(isOutOfMemory(error));
       throw error;

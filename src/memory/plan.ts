@@ -3,9 +3,11 @@ import { ConfigError } from '../errors.js';
 import { MB, type MemoryBudget } from './budget.js';
 
 /**
- * Measured resident memory of the runtime before any record: Node.js, V8,
- * kafkajs, prom-client and pino on the main thread (~70 MB), and one worker
- * isolate with turf loaded (~14 MB). Rounded up.
+ * The runtime's resident memory before any record, as estimated before the
+ * service starts (`geowindow config`, the manifests' check): Node.js, V8,
+ * kafkajs, prom-client and pino on the main thread (~70 MB on Node 20, ~45 MB
+ * on Node 24), and one worker isolate with turf loaded (~14 MB), rounded up.
+ * The running service measures it instead (MemoryPlanInput.floorBytes).
  */
 const MAIN_RUNTIME_BYTES = 80 * MB;
 const WORKER_RUNTIME_BYTES = 16 * MB;
@@ -72,12 +74,19 @@ export interface MemoryPlanInput {
   readonly workerExtraBytes?: number;
   /** Event time: the KEY_BY kinds, each a partial per row at worst. */
   readonly keyKinds?: number;
+  /** Resident memory measured with the workers up and no record read; without it, the runtime is estimated. */
+  readonly floorBytes?: number;
+  /** What the main thread's young generation can grow to (young-generation.ts); it is not in the floor. */
+  readonly youngGenerationBytes: number;
 }
 
 /** How the budget is split; every bound below comes from it. */
 export interface MemoryPlan {
   readonly budget: MemoryBudget;
+  /** The runtime before any record: measured at start-up, or estimated. */
   readonly runtimeBytes: number;
+  readonly runtimeSource: 'measured' | 'estimate';
+  readonly youngGenerationBytes: number;
   readonly worker: { readonly maxOldGenerationSizeMb: number; readonly maxYoungGenerationSizeMb: number };
   readonly workerHeapBytes: number;
   readonly chunkPool: {
@@ -122,7 +131,8 @@ function split(B: number, input: MemoryPlanInput, fixedBytes: number, chunkBytes
 export function planMemory(input: MemoryPlanInput): MemoryPlan {
   const { budget, workers, chunkSize, maxMessageBytes } = input;
   const B = budget.bytes;
-  const runtimeBytes = MAIN_RUNTIME_BYTES + workers * WORKER_RUNTIME_BYTES;
+  const runtimeBytes = input.floorBytes ?? MAIN_RUNTIME_BYTES + workers * WORKER_RUNTIME_BYTES;
+  const runtimeSource = input.floorBytes === undefined ? 'estimate' : 'measured';
   const oldMb = Math.max(
     WORKER_OLD_GENERATION_MIN_MB,
     Math.ceil(
@@ -137,7 +147,7 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
   const byteCapacity = Math.max(chunkSize * RECORD_BYTES, maxMessageBytes);
   // The shared index and bytes, plus each row's offset and timestamp kept on the main thread.
   const chunkBytes = chunkLayout(chunkSize, byteCapacity).byteLength + chunkSize * 2 * Float64Array.BYTES_PER_ELEMENT;
-  const fixedBytes = runtimeBytes + workerHeapBytes;
+  const fixedBytes = runtimeBytes + input.youngGenerationBytes + workerHeapBytes;
   const { chunks, fetch, deadLetterBytes, windowStateBytes, committed } = split(B, input, fixedBytes, chunkBytes);
   const headroomBytes = B - committed;
   if (headroomBytes < MIN_HEADROOM_BYTES) {
@@ -155,7 +165,8 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
     throw new ConfigError(
       variable,
       `a budget of ${Math.floor(B / MB)} MB is too small for this configuration, which needs at least ${needMb} MB ` +
-        `(runtime ${runtimeBytes / MB} MB, ${workers} worker heaps ${workerHeapBytes / MB} MB, ` +
+        `(runtime ${Math.ceil(runtimeBytes / MB)} MB ${runtimeSource === 'measured' ? 'measured' : 'estimated'}, ` +
+        `main young generation ${input.youngGenerationBytes / MB} MB, ${workers} worker heaps ${workerHeapBytes / MB} MB, ` +
         `${need.chunks} chunks ${Math.ceil((need.chunks * chunkBytes) / MB)} MB, fetch ${Math.ceil(need.fetch.reserveBytes / MB)} MB, ` +
         `dead letters ${Math.ceil(need.deadLetterBytes / MB)} MB, ` +
         (need.windowStateBytes > 0 ? `window state ${Math.ceil(need.windowStateBytes / MB)} MB, ` : '') +
@@ -166,6 +177,8 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
   return {
     budget,
     runtimeBytes,
+    runtimeSource,
+    youngGenerationBytes: input.youngGenerationBytes,
     worker,
     workerHeapBytes,
     chunkPool: { chunks, byteCapacity, chunkBytes, bytes: chunks * chunkBytes },

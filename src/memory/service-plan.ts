@@ -3,9 +3,14 @@ import { chunkRows, type Config } from '../config/config.js';
 import { resolveBudget, MB } from './budget.js';
 import { cgroupMemoryLimit, readFileOrUndefined } from './cgroup.js';
 import { planMemory, type MemoryPlan } from './plan.js';
+import { youngGeneration } from './young-generation.js';
 
-/** The memory plan of this process: the budget from configuration or the container, split. */
-export function memoryPlanFor(config: Config, workerExtraBytes = 0): MemoryPlan {
+/**
+ * The memory plan of this process: the budget from configuration or the
+ * container, split. `floorBytes` is the runtime's resident memory measured
+ * with the workers up; before they are, the plan estimates it.
+ */
+export function memoryPlanFor(config: Config, workerExtraBytes = 0, floorBytes?: number): MemoryPlan {
   const cgroup = config.memoryLimitMb === 'auto' ? cgroupMemoryLimit(readFileOrUndefined, totalmem()) : undefined;
   return planMemory({
     budget: resolveBudget(config.memoryLimitMb, cgroup),
@@ -16,6 +21,8 @@ export function memoryPlanFor(config: Config, workerExtraBytes = 0): MemoryPlan 
     eventTime: config.window !== 'count',
     keyKinds: config.keyBy.length,
     workerExtraBytes,
+    youngGenerationBytes: youngGeneration().bytes,
+    ...(floorBytes === undefined ? {} : { floorBytes }),
   });
 }
 
@@ -28,6 +35,8 @@ export function describePlan(plan: MemoryPlan): Record<string, unknown> {
     source: plan.budget.source,
     ...(plan.budget.detail === undefined ? {} : { sourcePath: plan.budget.detail }),
     runtimeMb: mb(plan.runtimeBytes),
+    runtime: plan.runtimeSource,
+    mainYoungGenerationMb: mb(plan.youngGenerationBytes),
     workerHeapsMb: mb(plan.workerHeapBytes),
     workerLimits: plan.worker,
     chunkPool: { chunks: plan.chunkPool.chunks, chunkKb: Math.round(plan.chunkPool.chunkBytes / 1024), totalMb: mb(plan.chunkPool.bytes) },

@@ -136,3 +136,17 @@ export interface EventChunkResult {
   /** Readings not kept because a partial already held READING_COLUMNS names. */
   readonly readingsDropped: number;
 }
+
+/**
+ * A start-up task that occupies a worker for `holdMs`, so that one sent to
+ * each worker at once reaches every worker: the memory floor is measured only
+ * when all of them are up with their modules loaded.
+ */
+export interface WarmUpTask {
+  readonly kind: 'warm-up';
+  readonly holdMs: number;
+}
+
+export interface WarmUpResult {
+  readonly threadId: number;
+}

@@ -7,6 +7,7 @@ import { ConfigErrors } from '../../src/errors.js';
 import { HTTP_PATHS } from '../../src/http/server.js';
 import { MB, resolveBudget } from '../../src/memory/budget.js';
 import { planMemory } from '../../src/memory/plan.js';
+import { youngGeneration } from '../../src/memory/young-generation.js';
 import { createMetrics } from '../../src/metrics.js';
 
 /**
@@ -73,6 +74,7 @@ function planUnderLimit(config: Config, limitBytes: number) {
     chunkSize: chunkRows(config),
     maxMessageBytes: config.maxMessageBytes,
     chunkPoolSize: config.chunkPoolSize,
+    youngGenerationBytes: youngGeneration().bytes,
   });
 }
 

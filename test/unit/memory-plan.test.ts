@@ -15,9 +15,19 @@ function budgetMb(mb: number): MemoryBudget {
 
 /** MAX_MESSAGE_BYTES by default. */
 const MAX_MESSAGE_BYTES = 65_536;
+/** The main thread's young generation as `geowindow run` bounds it: 2 semi-spaces of 16 MB. */
+const YOUNG = 32 * MB;
 
 function plan(mb: number, fields: Partial<MemoryPlanInput> = {}): MemoryPlan {
-  return planMemory({ budget: budgetMb(mb), workers: 2, chunkSize: 2000, maxMessageBytes: MAX_MESSAGE_BYTES, chunkPoolSize: 'auto', ...fields });
+  return planMemory({
+    budget: budgetMb(mb),
+    workers: 2,
+    chunkSize: 2000,
+    maxMessageBytes: MAX_MESSAGE_BYTES,
+    chunkPoolSize: 'auto',
+    youngGenerationBytes: YOUNG,
+    ...fields,
+  });
 }
 
 /**
@@ -85,13 +95,15 @@ describe('planMemory: the split', () => {
     expect(plan(1024)).toEqual({
       budget: budgetMb(1024),
       runtimeBytes: (80 + 2 * 16) * MB,
+      runtimeSource: 'estimate',
+      youngGenerationBytes: YOUNG,
       worker: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 8 },
       workerHeapBytes: 2 * (16 + 8) * MB,
       chunkPool: { chunks, byteCapacity, chunkBytes, bytes: chunks * chunkBytes },
       fetch: { maxBytes: 2 * MB, maxBytesPerPartition: 512 * KiB, reserveBytes: 8 * MB },
       deadLetterBytes: 16 * MB,
       windowStateBytes: 0,
-      headroomBytes: (1024 - 112 - 48 - 8 - 16) * MB - chunks * chunkBytes,
+      headroomBytes: (1024 - 112 - 32 - 48 - 8 - 16) * MB - chunks * chunkBytes,
     });
   });
 
@@ -116,8 +128,8 @@ describe('planMemory: the split', () => {
   });
 
   it.each([
-    { mb: 180, workers: 1, chunkSize: 1000, maxMessageBytes: 65_536, chunkPoolSize: 4 },
-    { mb: 256, workers: 2, chunkSize: 20_000, maxMessageBytes: 65_536, chunkPoolSize: 'auto' as const },
+    { mb: 200, workers: 1, chunkSize: 1000, maxMessageBytes: 65_536, chunkPoolSize: 4 },
+    { mb: 288, workers: 2, chunkSize: 20_000, maxMessageBytes: 65_536, chunkPoolSize: 'auto' as const },
     { mb: 512, workers: 1, chunkSize: 100_000, maxMessageBytes: 65_536, chunkPoolSize: 'auto' as const },
     { mb: 1024, workers: 4, chunkSize: 2000, maxMessageBytes: 65_536, chunkPoolSize: 'auto' as const },
     { mb: 1024, workers: 2, chunkSize: 100, maxMessageBytes: MB, chunkPoolSize: 'auto' as const },
@@ -125,7 +137,7 @@ describe('planMemory: the split', () => {
     { mb: 65_536, workers: 16, chunkSize: 50_000, maxMessageBytes: 65_536, chunkPoolSize: 'auto' as const },
   ])('has every part positive and the parts plus headroom summing to the budget ($mb MB, $workers workers)', ({ mb, ...fields }) => {
     const p = plan(mb, fields);
-    const parts = [p.runtimeBytes, p.workerHeapBytes, p.chunkPool.bytes, p.fetch.reserveBytes, p.deadLetterBytes, p.headroomBytes];
+    const parts = [p.runtimeBytes, p.youngGenerationBytes, p.workerHeapBytes, p.chunkPool.bytes, p.fetch.reserveBytes, p.deadLetterBytes, p.headroomBytes];
     for (const part of parts) expect(part).toBeGreaterThan(0);
     // Count windows keep no window state.
     expect(p.windowStateBytes).toBe(0);
@@ -188,11 +200,11 @@ describe('planMemory: the chunk pool', () => {
 });
 
 describe('planMemory: fetch sizes', () => {
-  // Small chunks (4 of 69,536 bytes), so that 170 MB holds the rest.
+  // Small chunks (4 of 69,536 bytes), so that 200 MB holds the rest.
   const input = { workers: 1, chunkSize: 100, chunkPoolSize: 4 };
 
   it('fetches 2 MiB, 512 KiB per partition, at any budget, and reserves 4x that for the decoded batch', () => {
-    for (const mb of [170, 256, 1024, 65_536, 4_194_304]) {
+    for (const mb of [200, 256, 1024, 65_536, 4_194_304]) {
       expect(plan(mb, input).fetch).toEqual({ maxBytes: 2 * MB, maxBytesPerPartition: 512 * KiB, reserveBytes: 8 * MB });
     }
   });
@@ -219,24 +231,24 @@ describe('planMemory: worker heaps', () => {
 });
 
 describe('planMemory: a budget too small', () => {
-  const input = { workers: 2, chunkSize: 2000, maxMessageBytes: MAX_MESSAGE_BYTES, chunkPoolSize: 'auto' as const };
+  const input = { workers: 2, chunkSize: 2000, maxMessageBytes: MAX_MESSAGE_BYTES, chunkPoolSize: 'auto' as const, youngGenerationBytes: YOUNG };
 
   /*
-   * Fixed: runtime 80 + 2 * 16 MB and worker heaps 2 * (16 + 8) MB = 160 MB.
-   * The auto pool takes a tenth of the budget in whole chunks of 848,000
-   * bytes (28 near 228 MB, under the cap), the dead letters 2%, the fetch
-   * reserve a fixed 4 * 2 MiB. With 32 MiB of headroom that is about
-   * 0.88 * B >= 200 MB, B >= 228 MB. Exactly, with the roundings:
-   *   228 MB: 28 chunks (23,744,000), fetch 8,388,608, dead letters
-   *           4,781,506: committed 204,686,274, headroom 34,389,054 >= 32 MiB;
-   *   227 MB: 28 chunks, fetch 8,388,608, dead letters 4,760,535:
-   *           committed 204,665,303, headroom 33,361,449 < 32 MiB.
+   * Fixed: runtime 80 + 2 * 16 MB (estimated), the main young generation
+   * 32 MB and worker heaps 2 * (16 + 8) MB = 192 MB. The auto pool takes a
+   * tenth of the budget in whole chunks of 848,000 bytes (32, its cap, near
+   * 264 MB), the dead letters 2%, the fetch reserve a fixed 4 * 2 MiB. With
+   * 32 MiB of headroom that is B >= 264 MB. Exactly, with the roundings:
+   *   264 MB: 32 chunks (27,136,000), fetch 8,388,608, dead letters
+   *           5,536,481: committed 242,387,681, headroom 34,436,383 >= 32 MiB;
+   *   263 MB: 32 chunks, fetch 8,388,608, dead letters 5,515,509:
+   *           committed 242,366,709, headroom 33,408,779 < 32 MiB.
    */
-  const NEEDED_MB = 228;
+  const NEEDED_MB = 264;
 
-  it('works out the least budget with the pool under its cap', () => {
-    expect(MAX_AUTO_CHUNKS).toBeGreaterThanOrEqual(28);
-    expect(plan(NEEDED_MB, input).chunkPool.chunks).toBe(28);
+  it('works out the least budget with the pool at its cap', () => {
+    expect(MAX_AUTO_CHUNKS).toBe(32);
+    expect(plan(NEEDED_MB, input).chunkPool.chunks).toBe(32);
   });
 
   it('refuses 128 MB, naming MEMORY_LIMIT_MB, the budget and the MB it needs', () => {
@@ -266,11 +278,41 @@ describe('planMemory: a budget too small', () => {
   });
 
   it('refuses a configuration whose fixed costs alone exceed the budget', () => {
-    // 8 workers with 100,000-record chunks: runtime 80 + 128 MB, heaps 8 * 55 MB, before any chunk.
-    const error = refusal({ budget: budgetMb(512), workers: 8, chunkSize: 100_000, maxMessageBytes: MAX_MESSAGE_BYTES, chunkPoolSize: 'auto' });
+    // 8 workers with 100,000-record chunks: runtime 80 + 128 MB, young generation 32 MB, heaps 8 * 55 MB, before any chunk.
+    const error = refusal({ budget: budgetMb(512), workers: 8, chunkSize: 100_000, maxMessageBytes: MAX_MESSAGE_BYTES, chunkPoolSize: 'auto', youngGenerationBytes: YOUNG });
     const needed = Number(/needs at least (\d+) MB/.exec(error.message)?.[1]);
-    expect(needed).toBeGreaterThan(80 + 128 + 8 * 55);
+    expect(needed).toBeGreaterThan(80 + 128 + 32 + 8 * 55);
     expect(plan(needed, { workers: 8, chunkSize: 100_000 }).headroomBytes).toBeGreaterThanOrEqual(32 * MB);
     expect(() => plan(needed - 1, { workers: 8, chunkSize: 100_000 })).toThrow(ConfigError);
+  });
+});
+
+describe('planMemory: the measured floor', () => {
+  it('plans the runtime from the floor measured at start-up instead of the estimate', () => {
+    const estimated = plan(512);
+    const measured = plan(512, { floorBytes: 61 * MB });
+    expect(estimated.runtimeSource).toBe('estimate');
+    expect(measured).toMatchObject({ runtimeBytes: 61 * MB, runtimeSource: 'measured' });
+    // Everything else is the same; the headroom gains what the estimate over-counted.
+    expect(measured.headroomBytes - estimated.headroomBytes).toBe((112 - 61) * MB);
+    expect(measured.chunkPool).toEqual(estimated.chunkPool);
+    expect(measured.worker).toEqual(estimated.worker);
+  });
+
+  it('refuses a budget that the measured floor leaves too little of, saying it was measured', () => {
+    const error = refusal({
+      budget: budgetMb(300),
+      workers: 2,
+      chunkSize: 2000,
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+      chunkPoolSize: 'auto',
+      youngGenerationBytes: YOUNG,
+      floorBytes: 200 * MB,
+    });
+    expect(error.message).toContain('runtime 200 MB measured, main young generation 32 MB');
+  });
+
+  it('counts the young generation it is given', () => {
+    expect(plan(1024, { youngGenerationBytes: 128 * MB }).headroomBytes).toBe(plan(1024).headroomBytes - 96 * MB);
   });
 });
