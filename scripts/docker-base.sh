@@ -89,8 +89,8 @@ stage_root() {  # $1 = staging dir, $2 = node binary
   printf 'cafile=/etc/ssl/certs/ca-certificates.crt\nupdate-notifier=false\nfund=false\naudit=false\n' >"$stage/usr/local/etc/npmrc"
   chroot "$stage" groupadd --gid "$NODE_UID" node
   chroot "$stage" useradd --uid "$NODE_UID" --gid node --shell /bin/bash --create-home node
-  rm -rf "$stage"/var/lib/apt/lists/* "$stage"/var/cache/apt/*.bin "$stage"/var/cache/apt/archives/*.deb \
-         "$stage"/usr/share/man/* "$stage"/usr/share/info/* "$stage"/var/log/*.log
+  # Man pages stay: packages installed on top (a JRE) link theirs into /usr/share/man/man1.
+  rm -rf "$stage"/var/lib/apt/lists/* "$stage"/var/cache/apt/*.bin "$stage"/var/cache/apt/archives/*.deb "$stage"/var/log/*.log
 }
 
 rebuild=false
