@@ -1,0 +1,93 @@
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, inject, it } from 'vitest';
+import { freePort } from '../../src/net/free-port.js';
+import { CLI, type LogLine } from '../support/cli.js';
+import { createTopics, uniqueTopics, waitFor } from '../support/kafka.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Idle time after joining the group: every request queue has answered many requests by then (fetches every 500 ms). */
+const IDLE_MS = 5_000;
+const JOIN_TIMEOUT_MS = 60_000;
+
+/** The pinned Node.js 24 from scripts/node24.sh, or why there is none. */
+function node24(): { node: string } | { reason: string } {
+  try {
+    return { node: execFileSync('bash', [join(ROOT, 'scripts', 'node24.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim() };
+  } catch (error) {
+    return { reason: `Node.js 24 could not be installed by scripts/node24.sh (${(error as Error).message.split('\n')[0]})` };
+  }
+}
+
+interface IdleRun {
+  readonly code: number | null;
+  readonly stderr: string;
+}
+
+/**
+ * `geowindow run` on `node`, joined to its group on an empty topic, left idle
+ * for IDLE_MS, then stopped with SIGTERM. Warnings are left on: the variables
+ * that silence them are not passed on.
+ */
+async function startIdleAndStop(node: string, brokers: string): Promise<IdleRun> {
+  const topics = uniqueTopics('in', 'out', 'dlq');
+  await createTopics(brokers, { [topics.in]: 3, [topics.out]: 1, [topics.dlq]: 1 });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    KAFKA_BROKERS: brokers,
+    INPUT_TOPIC: topics.in,
+    OUTPUT_TOPIC: topics.out,
+    DLQ_TOPIC: topics.dlq,
+    GROUP_ID: `${topics.in}-group`,
+    WORKERS: '2',
+    METRICS_HOST: '127.0.0.1',
+    METRICS_PORT: String(await freePort()),
+  };
+  delete env.NODE_NO_WARNINGS;
+  delete env.NODE_OPTIONS;
+  const child = spawn(node, [CLI, 'run'], { env, stdio: 'pipe' });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stderr = '';
+  let stdout = '';
+  child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
+  child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
+  const joined = () => stdout.split('\n').some((line) => line.startsWith('{') && (JSON.parse(line) as LogLine).msg === 'joined the consumer group');
+  try {
+    await waitFor('the service to join its group', async () => (joined() ? true : undefined), JOIN_TIMEOUT_MS, () =>
+      child.exitCode === null ? undefined : `the service exited with ${child.exitCode}: ${stderr}`,
+    200);
+    await sleep(IDLE_MS);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGTERM');
+  }
+  return { code: await exited, stderr };
+}
+
+describe('kafkajs without warnings on the supported runtimes', () => {
+  const brokers = inject('kafkaBrokers');
+
+  it('the installed kafkajs carries the request-queue patch (npm ci runs scripts/patch-kafkajs.mjs)', () => {
+    const check = spawnSync(process.execPath, [join(ROOT, 'scripts', 'patch-kafkajs.mjs'), '--check'], { encoding: 'utf8' });
+    expect(check.status, `${check.stdout}${check.stderr}: run node scripts/patch-kafkajs.mjs`).toBe(0);
+  });
+
+  it(`starts and idles on this Node.js (${process.version}) with nothing on stderr`, async () => {
+    const run = await startIdleAndStop(process.execPath, brokers);
+    expect(run.stderr).not.toContain('TimeoutNegativeWarning');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+  });
+
+  it('starts and idles on the pinned Node.js 24 with nothing on stderr: no TimeoutNegativeWarning', async (context) => {
+    const found = node24();
+    if ('reason' in found) return context.skip(found.reason);
+    const version = execFileSync(found.node, ['--version'], { encoding: 'utf8' }).trim();
+    expect(version).toMatch(/^v24\./);
+    const run = await startIdleAndStop(found.node, brokers);
+    expect(run.stderr).not.toContain('TimeoutNegativeWarning');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+  });
+});
