@@ -23,6 +23,10 @@ FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+# The one install script geowindow needs: kafkajs 2.2.4's idle request-queue
+# timer (negative on Node 24, a 1 ms wake-up loop on any runtime), patched.
+COPY scripts/patch-kafkajs.mjs scripts/
+RUN node scripts/patch-kafkajs.mjs
 
 # Runtime stage: compiled code and production dependencies, no npm run, no
 # tsc, as the image's unprivileged `node` user (numeric, so Kubernetes can
@@ -45,5 +49,7 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \
 # tini is PID 1: it forwards SIGTERM to node (which writes open windows and
 # commits within SHUTDOWN_GRACE_MS) and reaps zombies.
 # --expose-gc lets the memory guard collect once while paused.
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--expose-gc", "dist/src/cli.js"]
+# --max-semi-space-size=16: the main thread's young generation as the memory
+# plan counts it (without it, `run` restarts itself once with the flag).
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--expose-gc", "--max-semi-space-size=16", "dist/src/cli.js"]
 CMD ["run"]
