@@ -13,6 +13,8 @@ export const ERROR_CODES = [
   'GW_TOPIC_READ_FAILED',
   'GW_MAP_NO_DATA',
   'GW_ZONES_INVALID',
+  'GW_TOPIC_NOT_USABLE',
+  'GW_TOPIC_LOST',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -37,13 +39,50 @@ export class ConfigError extends GeowindowError {
   }
 }
 
-/** Every bad configuration value found at start-up, reported together. */
+/** Every bad configuration value found at start-up, reported together, one line each under `heading`. */
 export class ConfigErrors extends GeowindowError {
   readonly problems: readonly ConfigError[];
 
-  constructor(problems: readonly ConfigError[]) {
-    super('GW_CONFIG_INVALID', `invalid configuration:\n${problems.map((p) => `  ${p.message}`).join('\n')}`);
+  constructor(problems: readonly ConfigError[], heading = 'invalid configuration') {
+    super('GW_CONFIG_INVALID', `${heading}:\n${problems.map((p) => `  ${p.message}`).join('\n')}`);
     this.problems = problems;
+  }
+}
+
+/** How a topic the service needs fails it: it does not exist, or the configured credentials may not use it. */
+export type TopicProblem = 'missing' | 'not_authorized';
+
+/**
+ * A configured topic cannot be used at start-up: it does not exist, the
+ * credentials may not see it, or CREATE_TOPICS could not create it. The
+ * message names the variable, the topic and the fix. A configuration error
+ * (exit code 3), with its own code.
+ */
+export class TopicError extends ConfigError {
+  override readonly code = 'GW_TOPIC_NOT_USABLE';
+  readonly topic: string;
+
+  constructor(variable: string, topic: string, message: string) {
+    super(variable, message);
+    this.topic = topic;
+  }
+}
+
+/**
+ * A topic that was usable at start-up is gone (deleted while running) or
+ * refuses the credentials now; the service stops. The message names the
+ * variable, the topic, what the service does about it and the fix.
+ */
+export class TopicLostError extends GeowindowError {
+  readonly variable: string;
+  readonly topic: string;
+  readonly problem: TopicProblem;
+
+  constructor(variable: string, topic: string, problem: TopicProblem, message: string) {
+    super('GW_TOPIC_LOST', `${variable}: ${message}`);
+    this.variable = variable;
+    this.topic = topic;
+    this.problem = problem;
   }
 }
 
@@ -72,8 +111,12 @@ export class UsageError extends GeowindowError {
 
 /** An aggregate or dead-letter record could not be written after the client's retries. */
 export class ProduceError extends GeowindowError {
+  /** The topic of the record that failed (a request may have carried records of other topics too). */
+  readonly topic: string;
+
   constructor(topic: string, cause: unknown) {
     super('GW_PRODUCE_FAILED', `could not produce to ${topic}`, { cause });
+    this.topic = topic;
   }
 }
 

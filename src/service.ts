@@ -3,11 +3,12 @@ import { Registry } from 'prom-client';
 import { WorkerPool } from './aggregation/worker-pool.js';
 import { ChunkPool } from './chunks/chunk-pool.js';
 import { chunkRows, type Config } from './config/config.js';
-import { EXIT } from './errors.js';
+import { ConfigErrors, EXIT } from './errors.js';
 import { startHttpServer } from './http/server.js';
 import { createKafka } from './kafka/client.js';
 import { InputConsumer } from './kafka/consumer.js';
 import { BatchingSink } from './kafka/producer.js';
+import { checkTopics, lostTopics, topicPlan } from './kafka/topic-check.js';
 import { createMetrics } from './metrics.js';
 import { MB } from './memory/budget.js';
 import { MemoryGuard } from './memory/guard.js';
@@ -26,6 +27,11 @@ const gc = typeof globalThis.gc === 'function' ? () => globalThis.gc?.() : undef
 /** Idle windows are looked for this often at most, so a short WINDOW_IDLE_MS is honoured closely. */
 const MAX_IDLE_SWEEP_MS = 1000;
 
+/** A stop after a topic was lost (see lostTopics): writes in flight are dropped; acknowledged work is committed or not. */
+interface AfterTopicLost {
+  readonly commitAcknowledged: boolean;
+}
+
 /**
  * Wires the service together and runs it until a signal or a failure.
  * Resolves with the process exit code.
@@ -35,6 +41,18 @@ export async function runService(config: Config, logger: Logger): Promise<number
   const zones = checkZones(config);
   // Worker limits depend on the configuration only; the runtime's share is measured once the workers are up.
   const estimate = memoryPlanFor(config, zoneHeapBytes(config));
+  const kafka = createKafka({ brokers: config.brokers, clientId: config.clientId, logger, security: config });
+  // The topic checks handle every broker answer about a topic themselves: the client's warnings would only repeat them.
+  const topicKafka = createKafka({ brokers: config.brokers, clientId: config.clientId, logger: logger.child({}, { level: 'error' }), security: config });
+  const topics = topicPlan(config);
+  try {
+    // Throws ConfigErrors naming each topic that is missing or not visible (exit 3); CREATE_TOPICS creates missing ones.
+    await checkTopics(topicKafka, topics, logger);
+  } catch (error) {
+    if (error instanceof ConfigErrors) throw error;
+    logger.fatal({ err: error }, 'could not start');
+    return EXIT.failure;
+  }
   const workers: WorkerPool = new WorkerPool({
     threads: config.workers,
     limits: estimate.worker,
@@ -58,7 +76,6 @@ export async function runService(config: Config, logger: Logger): Promise<number
   const chunks = new ChunkPool(plan.chunkPool.chunks, chunkRows(config), plan.chunkPool.byteCapacity);
   const metrics = createMetrics(new Registry(), chunks, workers);
   metrics.budgetBytes.set(plan.budget.bytes);
-  const kafka = createKafka({ brokers: config.brokers, clientId: config.clientId, logger, security: config });
   const sink = new BatchingSink(kafka);
   const consumer = new InputConsumer(kafka, {
     groupId: config.groupId,
@@ -129,7 +146,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
   let stopping = false;
   const timers: NodeJS.Timeout[] = [];
 
-  const stop = async (reason: string, code: number): Promise<void> => {
+  const stop = async (reason: string, code: number, topicLost?: AfterTopicLost): Promise<void> => {
     if (stopping) return;
     stopping = true;
     monitor.stop();
@@ -143,7 +160,8 @@ export async function runService(config: Config, logger: Logger): Promise<number
     }
     await pipeline.stopAccepting();
     // Step 2: emit open windows as partial and wait for every acknowledgement.
-    // Step 3: commit what is acknowledged. Neither happens after a failure:
+    // Step 3: commit what is acknowledged. Neither happens after a failure
+    // (but a lost output topic, where acknowledged work stays acknowledged):
     // the records are read again by whoever takes the partitions next.
     if (clean && !pipeline.failed) {
       pipeline.closeAllWindows('shutdown');
@@ -154,10 +172,14 @@ export async function runService(config: Config, logger: Logger): Promise<number
       // Out of memory: open windows stay unwritten (that would take memory);
       // what is already acknowledged is committed, the rest is read again.
       await pipeline.commit();
+    } else if (topicLost?.commitAcknowledged === true) {
+      // An output topic is gone: what was acknowledged before stays so, and is committed.
+      await pipeline.commitAcknowledged();
     }
     for (const timer of timers) clearInterval(timer);
-    // Step 4: close everything; a failure to close is logged, not fatal.
-    const results = await Promise.allSettled([consumer.disconnect(), sink.disconnect(), workers.destroy(), http.close()]);
+    // Step 4: close everything; a failure to close is logged, not fatal. Writes to a lost topic are not waited for.
+    const closeSink = topicLost === undefined ? sink.disconnect() : sink.abandon();
+    const results = await Promise.allSettled([consumer.disconnect(), closeSink, workers.destroy(), http.close()]);
     for (const result of results) if (result.status === 'rejected') logger.warn({ err: result.reason }, 'error while closing');
     logger.info({ exitCode: code }, 'stopped');
     resolveExit(code);
@@ -189,10 +211,21 @@ export async function runService(config: Config, logger: Logger): Promise<number
   const onSignal = (signal: NodeJS.Signals) => void stop(signal, EXIT.ok);
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
-  pipeline.onFailure((error) => {
-    logger.fatal({ err: error }, 'an output could not be written; stopping without committing');
-    void stop('pipeline failure', EXIT.failure);
-  });
+  /**
+   * A failure that may be a topic lost while running: one fatal line per
+   * lost topic, naming it and the fix (no stack: the cause is known);
+   * otherwise the failure's own line.
+   */
+  const failed = async (error: unknown, message: string, reason: string): Promise<void> => {
+    const lost = await lostTopics(topicKafka, topics, error).catch(() => undefined);
+    if (lost === undefined || lost.errors.length === 0) {
+      logger.fatal({ err: error }, message);
+      return stop(reason, EXIT.failure);
+    }
+    for (const topic of lost.errors) logger.fatal({ code: topic.code, variable: topic.variable, topic: topic.topic, problem: topic.problem }, topic.message);
+    return stop('topic lost', EXIT.failure, { commitAcknowledged: lost.commitAcknowledged });
+  };
+  pipeline.onFailure((error) => void failed(error, 'an output could not be written; stopping without committing', 'pipeline failure'));
 
   try {
     await sink.connect();
@@ -233,8 +266,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
       },
       onCrash: (error) => {
         crashed = true;
-        logger.fatal({ err: error }, 'the Kafka consumer crashed');
-        void stop('consumer crash', EXIT.failure);
+        void failed(error, 'the Kafka consumer crashed', 'consumer crash');
       },
     });
   } catch (error) {

@@ -130,6 +130,11 @@ export function chunkRows(config: Pick<Config, 'chunkSize' | 'window' | 'keyBy'>
 /** A hopping window spec putting one record in more windows than this is refused: each is a fold per record. */
 const MAX_WINDOWS_PER_RECORD = 100;
 
+/** Most partitions CREATE_TOPICS_PARTITIONS accepts: far past what one consumer group uses, well inside the broker's limits. */
+const MAX_CREATED_PARTITIONS = 10_000;
+/** The largest replication factor the Kafka protocol can carry (an int16); the broker refuses more than its brokers. */
+const MAX_REPLICATION_FACTOR = 32_767;
+
 /** Two workers leave a core for the consumer on small nodes; more only if the machine has them. */
 const DEFAULT_WORKERS = String(Math.max(1, Math.min(4, availableParallelism() - 1)));
 
@@ -144,6 +149,24 @@ export const OPTIONS = {
   inputTopic: option('INPUT_TOPIC', 'sensor-readings', topicName, 'Topic of sensor readings to consume.'),
   outputTopic: option('OUTPUT_TOPIC', 'sensor-aggregates', topicName, 'Topic the window aggregates are written to.'),
   dlqTopic: option('DLQ_TOPIC', 'sensor-readings.dlq', topicName, 'Dead-letter topic for records that fail to decode.'),
+  createTopics: option(
+    'CREATE_TOPICS',
+    'false',
+    booleanFlag,
+    'Development only: create INPUT_TOPIC, OUTPUT_TOPIC and DLQ_TOPIC at start-up when they do not exist; `true` or `false`.',
+  ),
+  createTopicsPartitions: option(
+    'CREATE_TOPICS_PARTITIONS',
+    '6',
+    integer(1, MAX_CREATED_PARTITIONS),
+    'Partitions of each topic CREATE_TOPICS creates (and the count the start-up error for a missing topic suggests).',
+  ),
+  createTopicsReplication: option(
+    'CREATE_TOPICS_REPLICATION',
+    'auto',
+    autoOr(integer(1, MAX_REPLICATION_FACTOR)),
+    'Replication factor of each topic CREATE_TOPICS creates; `auto`: the broker\'s default.replication.factor.',
+  ),
   groupId: option('GROUP_ID', 'geowindow', groupId, 'Consumer group id; instances with the same id share partitions.'),
   startFrom: option(
     'START_FROM',

@@ -57,6 +57,14 @@ function retriedByKafkajs(namespace: string, message: string, fields: Record<str
 }
 
 /**
+ * kafkajs's text for a topic the broker does not have (UNKNOWN_TOPIC_OR_PARTITION,
+ * src/protocol/error.js). Its consumer crash lines for it lose their stack:
+ * the cause is known, a restart is bounded (see consumer.ts) and the service
+ * names the topic and the fix in its own fatal line.
+ */
+const TOPIC_MISSING_TEXT = 'This server does not host this topic-partition';
+
+/**
  * kafkajs logs through pino, as structured lines in the service's own log.
  * Nothing that could carry a credential goes through: protocol payloads are
  * dropped, and every string (the message, error texts, stacks) has the
@@ -67,9 +75,11 @@ export function kafkaLogCreator(logger: Logger, secrets: readonly string[] = [])
   const mask = secretMasker(secrets);
   return () =>
     ({ namespace, level, log }: LogEntry) => {
-      const { message, timestamp: _timestamp, ...extra } = log;
-      const fields = { namespace, ...(sanitize(extra, mask, 0) as Record<string, unknown>) };
+      const { message, timestamp: _timestamp, ...entry } = log;
       const text = mask(String(message));
+      const { stack: _stack, ...unstacked } = entry;
+      const extra = namespace === 'Consumer' && text.startsWith('Crash: ') && text.endsWith(TOPIC_MISSING_TEXT) ? unstacked : entry;
+      const fields = { namespace, ...(sanitize(extra, mask, 0) as Record<string, unknown>) };
       if (level === logLevel.ERROR && retriedByKafkajs(namespace, text, extra)) {
         kafkaLogger.warn({ ...fields, kafkajsLevel: 'error' }, text);
         return;

@@ -1,6 +1,7 @@
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { EndOffsets, OffsetCommitter } from '../pipeline/ports.js';
 import type { RecordBatch, TopicPartitionOffset } from '../pipeline/records.js';
+import { kafkaErrorType, TOPIC_MISSING } from './protocol-errors.js';
 
 export interface ConsumerOptions {
   readonly groupId: string;
@@ -16,6 +17,17 @@ export interface ConsumerOptions {
  * that pausing and stopping take effect quickly.
  */
 const MAX_FETCH_WAIT_MS = 500;
+
+/** Retries of one consumer request: kafkajs's default for consumers, which passing restartOnFailure would drop. */
+const CONSUMER_RETRIES = 5;
+
+/**
+ * Restarts in a row, with no join in between, while the input topic does not
+ * exist (deleted while running) before the consumer gives up and crashes.
+ * kafkajs would restart it every 200 ms for ever; a topic that only seemed
+ * missing (metadata still spreading after its creation) is back long before.
+ */
+export const MAX_TOPIC_RESTARTS = 5;
 
 export interface ConsumerHandlers {
   /** Handles one partition's batch; records not marked read are fetched again. */
@@ -39,6 +51,8 @@ export class InputConsumer implements OffsetCommitter, EndOffsets {
   #admin: Promise<Admin> | undefined;
   #joined = false;
   #paused = false;
+  /** Restarts in a row for a missing input topic since the last join. */
+  #topicRestarts = 0;
 
   constructor(kafka: Kafka, options: ConsumerOptions) {
     this.#options = options;
@@ -49,7 +63,15 @@ export class InputConsumer implements OffsetCommitter, EndOffsets {
       maxBytes: options.maxBytes,
       maxBytesPerPartition: options.maxBytesPerPartition,
       maxWaitTimeInMs: MAX_FETCH_WAIT_MS,
+      retry: { retries: CONSUMER_RETRIES, restartOnFailure: (error) => Promise.resolve(this.#mayRestart(error)) },
     });
+  }
+
+  /** kafkajs restarts the consumer after a retriable crash if this says so; a missing input topic only a few times. */
+  #mayRestart(error: Error): boolean {
+    if (kafkaErrorType(error) !== TOPIC_MISSING) return true;
+    this.#topicRestarts++;
+    return this.#topicRestarts <= MAX_TOPIC_RESTARTS;
   }
 
   /** True once the consumer has joined its group and holds an assignment. */
@@ -62,6 +84,7 @@ export class InputConsumer implements OffsetCommitter, EndOffsets {
     const { topic } = this.#options;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.#joined = true;
+      this.#topicRestarts = 0;
       handlers.onJoin(payload.memberAssignment[topic] ?? []);
       // A pause holds across a rebalance: the new assignment is paused too.
       if (this.#paused) this.pauseAll();

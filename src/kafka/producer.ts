@@ -103,4 +103,17 @@ export class BatchingSink implements RecordSink {
     await this.flush();
     await this.#producer.disconnect();
   }
+
+  /**
+   * Closes the producer without sending what is queued or waiting for
+   * requests in flight: after a topic was lost they retry against it until
+   * the client's retries run out, and nothing written after the final
+   * commit would count.
+   */
+  async abandon(): Promise<void> {
+    this.#queue = new Map();
+    this.#queued = 0;
+    this.#queuedBytes = 0;
+    await this.#producer.disconnect();
+  }
 }

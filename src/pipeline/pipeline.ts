@@ -343,8 +343,19 @@ export class Pipeline {
     return this.#committing;
   }
 
-  async #commit(): Promise<void> {
-    if (this.#failure !== undefined) return;
+  /**
+   * After a failure that leaves acknowledged work as it was (a topic lost
+   * while running): commits what is acknowledged, as a stop for memory does.
+   * Commit points never pass work that is not acknowledged, so whatever
+   * failed is read again after a restart.
+   */
+  async commitAcknowledged(): Promise<void> {
+    await this.#committing;
+    await this.#commit(true);
+  }
+
+  async #commit(afterFailure = false): Promise<void> {
+    if (this.#failure !== undefined && !afterFailure) return;
     // Step 1: aggregates and dead letters were sent as their windows closed;
     // their acknowledgements mark work done in each partition's tracker.
     // Step 2: per partition, the committable offset is the first offset of
