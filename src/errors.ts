@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'GW_ZONES_INVALID',
   'GW_TOPIC_NOT_USABLE',
   'GW_TOPIC_LOST',
+  'GW_TRANSACTION_ABORTED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -124,6 +125,17 @@ export class ProduceError extends GeowindowError {
 export class CommitError extends GeowindowError {
   constructor(cause: unknown) {
     super('GW_COMMIT_FAILED', 'could not commit offsets', { cause });
+  }
+}
+
+/**
+ * Exactly-once: a write dropped because its partition's transaction was
+ * aborted (the assignment changed). Not a failure: the partition's next
+ * owner reads its records again.
+ */
+export class TransactionAbortedError extends GeowindowError {
+  constructor() {
+    super('GW_TRANSACTION_ABORTED', 'the write was dropped with its aborted transaction');
   }
 }
 

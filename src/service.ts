@@ -8,6 +8,7 @@ import { startHttpServer } from './http/server.js';
 import { createKafka } from './kafka/client.js';
 import { InputConsumer } from './kafka/consumer.js';
 import { BatchingSink } from './kafka/producer.js';
+import { TransactionalSink } from './kafka/transactional-sink.js';
 import { checkTopics, lostTopics, topicPlan } from './kafka/topic-check.js';
 import { createMetrics } from './metrics.js';
 import { MB } from './memory/budget.js';
@@ -76,7 +77,13 @@ export async function runService(config: Config, logger: Logger): Promise<number
   const chunks = new ChunkPool(plan.chunkPool.chunks, chunkRows(config), plan.chunkPool.byteCapacity);
   const metrics = createMetrics(new Registry(), chunks, workers);
   metrics.budgetBytes.set(plan.budget.bytes);
-  const sink = new BatchingSink(kafka);
+  const transactions = config.exactlyOnce
+    ? new TransactionalSink(kafka, {
+        groupId: config.groupId,
+        transactionalIdPrefix: config.transactionalIdPrefix === 'auto' ? config.groupId : config.transactionalIdPrefix,
+      })
+    : undefined;
+  const sink = transactions ?? new BatchingSink(kafka);
   const consumer = new InputConsumer(kafka, {
     groupId: config.groupId,
     topic: config.inputTopic,
@@ -101,6 +108,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
     countOutputV2: config.outputSchema === 'v2',
     eventTime: eventTimeSettings(config, plan, consumer),
     testOomDevice: config.testOomDevice,
+    ...(transactions === undefined ? {} : { transactions }),
   });
   logger.info(
     {
@@ -108,6 +116,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
       outputTopic: config.outputTopic,
       dlqTopic: config.dlqTopic,
       groupId: config.groupId,
+      exactlyOnce: config.exactlyOnce,
       workers: config.workers,
       chunkSize: chunkRows(config),
       window: config.window === 'count'

@@ -168,6 +168,18 @@ export const OPTIONS = {
     'Replication factor of each topic CREATE_TOPICS creates; `auto`: the broker\'s default.replication.factor.',
   ),
   groupId: option('GROUP_ID', 'geowindow', groupId, 'Consumer group id; instances with the same id share partitions.'),
+  exactlyOnce: option(
+    'EXACTLY_ONCE',
+    'false',
+    booleanFlag,
+    'Write each partition\'s aggregates, dead letters and offsets in one Kafka transaction, so read_committed readers see each once; `true` or `false`.',
+  ),
+  transactionalIdPrefix: option(
+    'TRANSACTIONAL_ID_PREFIX',
+    'auto',
+    autoOr(groupId),
+    'EXACTLY_ONCE: transactional ids are `<prefix>-<input topic>-<partition>`; `auto`: GROUP_ID. Give every deployment its own.',
+  ),
   startFrom: option(
     'START_FROM',
     'earliest',

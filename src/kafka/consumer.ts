@@ -117,6 +117,13 @@ export class InputConsumer implements OffsetCommitter, EndOffsets {
     );
   }
 
+  async committedOffset(topic: string, partition: number): Promise<number | undefined> {
+    const admin = await this.#connectedAdmin();
+    const [offsets] = await admin.fetchOffsets({ groupId: this.#options.groupId, topics: [topic] });
+    const offset = Number(offsets?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
+    return offset >= 0 ? offset : undefined;
+  }
+
   async committedMetadata(topic: string, partition: number): Promise<string | null> {
     const admin = await this.#connectedAdmin();
     const [offsets] = await admin.fetchOffsets({ groupId: this.#options.groupId, topics: [topic] });

@@ -177,9 +177,19 @@ export class EventStream {
       return;
     }
     const work = this.#tracker.open(this.#open?.firstOffset ?? offset);
-    void sendDeadLetter(this.#ctx, deadLetterRecord(record, this.topic, this.partition, reason, detail), reason).then((acked) => {
+    void sendDeadLetter(this.#ctx, deadLetterRecord(record, this.topic, this.partition, reason, detail), reason, this).then((acked) => {
       work.done = acked;
     });
+  }
+
+  /**
+   * Exactly-once, at a commit with nothing in flight: everything read is
+   * settled, so the checkpoint passes the last record read (a trailing dead
+   * letter included) and a replay writes none of it again.
+   */
+  settleRead(): void {
+    if (this.#nextOffset === undefined || this.#open !== undefined || this.#chunks.length > 0 || this.#tracker.pending > 0) return;
+    this.#boundaries.mark(this.#nextOffset, this.watermark);
   }
 
   #seen(offset: number): void {
@@ -314,7 +324,7 @@ export class EventStream {
   #finishChunk(next: ChunkInFlight, rows: readonly BadRow[]): void {
     const sends: Promise<boolean>[] = [];
     for (const { row, reason, detail } of rows) {
-      sends.push(sendDeadLetter(this.#ctx, chunkRowDeadLetter(next.chunk, row, this.topic, this.partition, reason, detail), reason));
+      sends.push(sendDeadLetter(this.#ctx, chunkRowDeadLetter(next.chunk, row, this.topic, this.partition, reason, detail), reason, this));
     }
     this.#ctx.pool.release(next.chunk);
     void Promise.all(sends).then((acked) => {
@@ -397,7 +407,7 @@ export class EventStream {
       emission.outstanding++;
       emission.sent++;
       if (key.by === firstKind) emission.records += record.count;
-      sink.send(outputTopic, { key: aggregateV2Key(record), value }).then(
+      sink.send(outputTopic, { key: aggregateV2Key(record), value }, this).then(
         () => {
           inFlight.outputBytes -= bytes;
           emission.outstanding--;

@@ -10,15 +10,22 @@ import { decimalStringToNumber } from './decimal-string.js';
 import { OffsetTracker } from './offset-tracker.js';
 import { sendDeadLetter } from './dead-letter-sender.js';
 import type { StreamContext } from './stream-context.js';
-import type { SourceRecord, TopicPartitionOffset } from './records.js';
+import type { OutgoingRecord, SourceRecord, TopicPartitionOffset } from './records.js';
 
 /** Window ends a replay of the same records reproduces. */
 const REPLAYABLE_CLOSE: ReadonlySet<WindowCloseReason> = new Set(['count', 'bytes_full']);
+
+interface DeferredDeadLetter {
+  readonly record: OutgoingRecord;
+  readonly reason: DeadLetterReason;
+}
 
 interface ClosedWindow {
   readonly window: CountWindow;
   readonly closedBy: WindowCloseReason;
   readonly closedAt: number;
+  /** Exactly-once: dead letters of records inside the window, written with it. */
+  readonly deferred: readonly DeferredDeadLetter[];
   /** The worker's result; 'dead_lettered' when the worker failed and every record went to the dead-letter topic. */
   outcome: ChunkResult | 'dead_lettered' | undefined;
 }
@@ -39,6 +46,8 @@ export class PartitionStream {
   #discarded = false;
   /** Set while a time-closed window awaits its commit: the offset that must be committed first. */
   #barrier: number | undefined;
+  /** Exactly-once: dead letters of records inside the open window (see deadLetter). */
+  #deferred: DeferredDeadLetter[] = [];
   readonly #ctx: StreamContext;
 
   constructor(topic: string, partition: number, ctx: StreamContext) {
@@ -97,12 +106,18 @@ export class PartitionStream {
 
   /** A record dead-lettered before it reaches a window (too large to copy). */
   deadLetter(record: SourceRecord, offset: number, reason: DeadLetterReason, detail: string): void {
+    if (this.#ctx.exactlyOnce && this.#open !== undefined) {
+      // Exactly-once: it goes with its window, in the transaction that commits past the window.
+      this.tracker.seen(offset);
+      this.#deferred.push({ record: deadLetterRecord(record, this.topic, this.partition, reason, detail), reason });
+      return;
+    }
     // Inside an open window, the dead letter holds commits back to the window's
     // start: committing past it would re-read the window's later records into
     // a new window that overlaps the one already written.
     const work = this.tracker.open(this.#open?.firstOffset ?? offset);
     this.tracker.seen(offset);
-    void sendDeadLetter(this.#ctx, deadLetterRecord(record, this.topic, this.partition, reason, detail), reason).then((acked) => {
+    void sendDeadLetter(this.#ctx, deadLetterRecord(record, this.topic, this.partition, reason, detail), reason, this).then((acked) => {
       work.done = acked;
     });
   }
@@ -113,7 +128,8 @@ export class PartitionStream {
     if (window === undefined) return;
     this.#open = undefined;
     const { chunk } = window;
-    const closed: ClosedWindow = { window, closedBy, closedAt: this.#ctx.now(), outcome: undefined };
+    const closed: ClosedWindow = { window, closedBy, closedAt: this.#ctx.now(), deferred: this.#deferred, outcome: undefined };
+    this.#deferred = [];
     this.#closed.push(closed);
     const { aggregator, metrics, testOomDevice, maxReadings } = this.#ctx;
     const endTimer = metrics.aggregationSeconds.startTimer();
@@ -153,7 +169,7 @@ export class PartitionStream {
     const reason: DeadLetterReason = error.outOfMemory ? 'worker_out_of_memory' : 'aggregation_failed';
     closed.outcome = 'dead_lettered';
     const rows = Array.from({ length: closed.window.chunk.count }, (_, row) => ({ row, reason, detail: error.message }));
-    this.#finishWithDeadLetters(closed.window, rows, [], false);
+    this.#finishWithDeadLetters(closed, rows, [], false);
     this.#emitReady();
   }
 
@@ -162,15 +178,17 @@ export class PartitionStream {
    * already in flight) and marks the window done when all are acknowledged.
    */
   #finishWithDeadLetters(
-    window: CountWindow,
+    closed: ClosedWindow,
     rows: readonly { row: number; reason: DeadLetterReason; detail: string }[],
     others: readonly Promise<boolean>[],
     timed: boolean,
   ): void {
     const { pool, requestCommit } = this.#ctx;
+    const { window } = closed;
     const sends = [...others];
+    for (const { record, reason } of closed.deferred) sends.push(sendDeadLetter(this.#ctx, record, reason, this));
     for (const { row, reason, detail } of rows) {
-      sends.push(sendDeadLetter(this.#ctx, chunkRowDeadLetter(window.chunk, row, this.topic, this.partition, reason, detail), reason));
+      sends.push(sendDeadLetter(this.#ctx, chunkRowDeadLetter(window.chunk, row, this.topic, this.partition, reason, detail), reason, this));
     }
     void Promise.all(sends).then((acked) => {
       if (!acked.every(Boolean)) return;
@@ -227,10 +245,11 @@ export class PartitionStream {
         pool.release(window.chunk);
         continue;
       }
-      const timed = !REPLAYABLE_CLOSE.has(closed.closedBy);
+      // Exactly-once needs no barrier: a window is visible only with the commit past it, so a replay never re-forms it.
+      const timed = !REPLAYABLE_CLOSE.has(closed.closedBy) && !this.#ctx.exactlyOnce;
       if (timed) this.#barrier = window.lastOffset + 1;
       const aggregateSent = outcome!.aggregate === null ? [] : [this.#sendAggregate(closed)];
-      this.#finishWithDeadLetters(window, outcome!.bad, aggregateSent, timed);
+      this.#finishWithDeadLetters(closed, outcome!.bad, aggregateSent, timed);
     }
   }
 
@@ -243,7 +262,7 @@ export class PartitionStream {
       ? countWindowRecord(window, closedBy, aggregate, emittedAt)
       : aggregateRecord(window, windowSize, closedBy, aggregate, emittedAt);
     const key = this.#ctx.countOutputV2 ? aggregateV2Key(record as AggregateV2) : aggregateKey(window);
-    return sink.send(outputTopic, { key, value: JSON.stringify(record) }).then(
+    return sink.send(outputTopic, { key, value: JSON.stringify(record) }, this).then(
       () => {
         const ackedAt = now();
         metrics.windowsEmitted.inc({ closed_by: closedBy });

@@ -7,7 +7,8 @@ import type { WindowCloseReason } from '../windows/count-window.js';
 import { EventStream } from './event-stream.js';
 import { PartitionStream } from './partition-stream.js';
 import { decimalStringToNumber } from './decimal-string.js';
-import type { Aggregator, EndOffsets, OffsetCommitter, RecordSink } from './ports.js';
+import { TransactionAbortedError } from '../errors.js';
+import type { Aggregator, EndOffsets, OffsetCommitter, RecordSink, Transactions } from './ports.js';
 import type { EventTimeSettings, InFlight, StreamContext } from './stream-context.js';
 import type { RecordBatch, SourceRecord, TopicPartitionOffset } from './records.js';
 
@@ -39,6 +40,8 @@ export interface PipelineOptions {
   readonly eventTime?: EventTimeSettings;
   /** Testing only: see GEOWINDOW_TEST_OOM_DEVICE. */
   readonly testOomDevice?: string;
+  /** EXACTLY_ONCE=true: writes and offsets go in each partition's transaction (the sink's), committed here. */
+  readonly transactions?: Transactions;
   readonly now?: () => number;
 }
 
@@ -67,6 +70,10 @@ export class Pipeline {
   #accepting = true;
   #sawBatch = false;
   #inBatch: Promise<void> | undefined;
+  /** Exactly-once: a commit is quiescing; batches and time-driven closes wait for it. */
+  #quiescing: Promise<void> | undefined;
+  /** Exactly-once: partitions fenced since the assignment, with the committed offset read after the fence. */
+  readonly #fenced = new Map<string, number | undefined>();
 
   constructor(options: PipelineOptions) {
     this.#options = options;
@@ -82,13 +89,17 @@ export class Pipeline {
       now: options.now ?? Date.now,
       fail: (error) => this.#fail(error),
       inFlight: this.#inFlight,
-      requestCommit: () => void this.commit(),
+      // Exactly-once commits quiesce the pipeline, so they come on COMMIT_INTERVAL_MS only.
+      requestCommit: () => {
+        if (options.transactions === undefined) void this.commit();
+      },
       stateChanged: () => this.#windowStateChanged(),
       outputBytesLimit: options.deadLetterBytesLimit,
       pumpOutputs: () => {
         for (const stream of this.#streams.values()) if (stream instanceof EventStream) stream.pump();
       },
       countOutputV2: options.countOutputV2 ?? false,
+      exactlyOnce: options.transactions !== undefined,
       eventTime: options.eventTime,
       testOomDevice: options.testOomDevice,
     };
@@ -103,7 +114,12 @@ export class Pipeline {
     return this.#failure !== undefined;
   }
 
-  handleBatch(batch: RecordBatch): Promise<void> {
+  async handleBatch(batch: RecordBatch): Promise<void> {
+    // Exactly-once: a commit is quiescing; wait outside #inBatch, which the commit waits for.
+    while (this.#quiescing !== undefined) {
+      await this.#quiescing;
+      await batch.heartbeat();
+    }
     const run = this.#handleBatch(batch);
     this.#inBatch = run;
     return run.finally(() => {
@@ -117,8 +133,10 @@ export class Pipeline {
       this.#sawBatch = true;
       this.#options.metrics.firstBatchTime.set(this.#ctx.now() / 1000);
     }
+    const records = await this.#afterFence(batch);
+    if (records === undefined) return;
     const stream = this.#stream(batch.topic, batch.partition);
-    const first = batch.records[0];
+    const first = records[0];
     if (stream instanceof EventStream && first !== undefined) {
       await stream.prepare(decimalStringToNumber(first.offset));
       // Closed windows still being written: read nothing more until they are (the aggregates are the backlog).
@@ -130,7 +148,7 @@ export class Pipeline {
     // The clock is read once per batch, and again after every wait (for a chunk, for dead
     // letters): without a wait a batch is copied in milliseconds, far under WINDOW_IDLE_MS.
     let now = this.#ctx.now();
-    for (const record of batch.records) {
+    for (const record of records) {
       const offset = decimalStringToNumber(record.offset);
       // The only check made here: a record too large to copy into a chunk.
       // Everything else is decoded and validated by the workers.
@@ -160,6 +178,35 @@ export class Pipeline {
         Math.max(0, Number(batch.highWatermark) - Number(lastRead) - 1),
       );
     }
+  }
+
+  /**
+   * Exactly-once, before a partition's first record: takes its transactional
+   * id (fencing an earlier owner still writing, whose open transaction Kafka
+   * aborts), then reads its committed offset again. The consumer read it
+   * before the fence, and a transaction committed in between moved it:
+   * records below it are in that commit's outputs already, and are skipped.
+   * Undefined when the whole batch is skipped.
+   */
+  async #afterFence(batch: RecordBatch): Promise<readonly SourceRecord[] | undefined> {
+    const { transactions, committer } = this.#options;
+    if (transactions === undefined) return batch.records;
+    const key = `${batch.topic}\u0000${batch.partition}`;
+    if (!this.#fenced.has(key)) {
+      await transactions.fence(batch);
+      this.#fenced.set(key, await committer.committedOffset(batch.topic, batch.partition));
+    }
+    const committed = this.#fenced.get(key);
+    if (committed === undefined) return batch.records;
+    let skip = 0;
+    while (skip < batch.records.length && decimalStringToNumber(batch.records[skip]!.offset) < committed) skip++;
+    if (skip === 0) return batch.records;
+    this.#options.logger.info({ topic: batch.topic, partition: batch.partition, skipped: skip, committed }, 'records committed by the fenced owner skipped');
+    if (skip === batch.records.length) {
+      batch.markRead(batch.records[skip - 1]!.offset);
+      return undefined;
+    }
+    return batch.records.slice(skip);
   }
 
   /** Slow path: the partition has no open window, or its window's bytes are full. */
@@ -257,6 +304,8 @@ export class Pipeline {
 
   /** Emits, as partial, every window that received nothing for WINDOW_IDLE_MS. */
   closeIdleWindows(): void {
+    // Exactly-once: nothing may be written between a commit's quiescing and its commit.
+    if (this.#quiescing !== undefined) return;
     const now = this.#ctx.now();
     for (const stream of this.#streams.values()) {
       const window = stream.openChunk;
@@ -280,6 +329,7 @@ export class Pipeline {
     if (candidates.length === 0 || this.#failure !== undefined) return 0;
     const endOffsets = await ends.endOffsets(candidates[0]!.topic);
     let closed = 0;
+    if (this.#quiescing !== undefined) return 0;
     for (const stream of candidates) {
       const end = endOffsets.get(stream.partition);
       if (stream.discarded || end === undefined || stream.nextOffset === undefined || stream.nextOffset < end) continue;
@@ -355,6 +405,11 @@ export class Pipeline {
   }
 
   async #commit(afterFailure = false): Promise<void> {
+    if (this.#options.transactions !== undefined) {
+      // Exactly-once: after a failure nothing is committed; open transactions are aborted and read again.
+      if (this.#failure === undefined) await this.#commitTransactions(this.#options.transactions);
+      return;
+    }
     if (this.#failure !== undefined && !afterFailure) return;
     // Step 1: aggregates and dead letters were sent as their windows closed;
     // their acknowledgements mark work done in each partition's tracker.
@@ -384,6 +439,54 @@ export class Pipeline {
   }
 
   /**
+   * Exactly-once commit. Quiesces (no batch in progress, idle closes held
+   * back, filling event-time chunks sent to the workers) until nothing is
+   * in flight: every closed window and dead letter acknowledged, in its
+   * partition's open transaction. Then each partition's transaction commits
+   * with its commit point, which passes every record whose output it holds:
+   * an open count window's dead letters wait for the window, and event time
+   * settles at the last record read. A read_committed reader therefore sees
+   * each output once, and a replay writes none of it again.
+   */
+  async #commitTransactions(transactions: Transactions): Promise<void> {
+    let release!: () => void;
+    this.#quiescing = new Promise((resolve) => (release = resolve));
+    try {
+      await this.#inBatch;
+      for (const stream of this.#streams.values()) if (stream instanceof EventStream) stream.close();
+      for (;;) {
+        if (this.#failure !== undefined) return;
+        let pending = 0;
+        for (const stream of this.#streams.values()) pending += stream.pendingWork;
+        if (pending === 0) break;
+        await sleep(DRAIN_POLL_MS);
+      }
+      const offsets: TopicPartitionOffset[] = [];
+      const streams: [Stream, TopicPartitionOffset][] = [];
+      for (const stream of this.#streams.values()) {
+        if (stream instanceof EventStream) stream.settleRead();
+        const point = stream.commitPoint();
+        if (point === undefined) continue;
+        offsets.push(point);
+        streams.push([stream, point]);
+      }
+      if (offsets.length === 0) return;
+      try {
+        await transactions.commit(offsets);
+      } catch (error) {
+        this.#options.metrics.commits.inc({ result: 'failed' });
+        this.#fail(error);
+        return;
+      }
+      this.#options.metrics.commits.inc({ result: 'ok' });
+      for (const [stream, point] of streams) stream.committedUpTo(point);
+    } finally {
+      this.#quiescing = undefined;
+      release();
+    }
+  }
+
+  /**
    * The group was rebalanced: the client reads every assigned partition again
    * from its committed offset, so all uncommitted state is dropped. Windows
    * re-formed from the same records have the same identity.
@@ -391,6 +494,9 @@ export class Pipeline {
   resetAssignment(): void {
     for (const stream of this.#streams.values()) stream.discard();
     this.#streams.clear();
+    this.#fenced.clear();
+    // Exactly-once: the open transactions go too; their records are read again by the partitions' owners.
+    void this.#options.transactions?.abort().catch((error: unknown) => this.#fail(error));
   }
 
   /** Stops taking records; a batch in progress stops at its next wait. */
@@ -432,6 +538,8 @@ export class Pipeline {
   }
 
   #fail(error: unknown): void {
+    // A write dropped with its aborted transaction is read again by the partition's owner: not a failure.
+    if (error instanceof TransactionAbortedError || (error instanceof Error && error.cause instanceof TransactionAbortedError)) return;
     if (this.#failure !== undefined) return;
     this.#failure = error ?? new Error('unknown pipeline failure');
     this.#failureListener?.(this.#failure);

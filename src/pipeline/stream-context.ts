@@ -49,6 +49,8 @@ export interface StreamContext {
   readonly stateChanged: () => void;
   /** Commit soon (a time-closed window was acknowledged and holds later windows back). */
   readonly requestCommit: () => void;
+  /** EXACTLY_ONCE=true: writes are visible only with the commit that passes their records. */
+  readonly exactlyOnce: boolean;
   /** Count windows: write schema v2 instead of v1 (OUTPUT_SCHEMA=v2). */
   readonly countOutputV2: boolean;
   /** Set for event-time windows; undefined for count windows. */

@@ -48,6 +48,8 @@ describe('loadConfig', () => {
       createTopicsPartitions: 6,
       createTopicsReplication: 'auto',
       groupId: 'geowindow',
+      exactlyOnce: false,
+      transactionalIdPrefix: 'auto',
       startFrom: 'earliest',
       chunkSize: 'auto',
       chunkPoolSize: 'auto',

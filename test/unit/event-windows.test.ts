@@ -87,6 +87,10 @@ class Committer implements OffsetCommitter {
     return Promise.resolve();
   }
 
+  committedOffset(_topic: string, partition: number): Promise<number | undefined> {
+    return Promise.resolve(this.#committed.get(partition)?.offset);
+  }
+
   committedMetadata(_topic: string, partition: number): Promise<string | null> {
     return Promise.resolve(this.#committed.get(partition)?.metadata ?? null);
   }

@@ -34,6 +34,11 @@ export class RecordingCommitter implements OffsetCommitter {
     return Promise.resolve();
   }
 
+  /** The partition's latest committed offset, undefined when none was committed. */
+  committedOffset(topic: string, partition: number): Promise<number | undefined> {
+    return Promise.resolve(this.commits.flat().findLast((o) => o.topic === topic && o.partition === partition)?.offset);
+  }
+
   /** The metadata of the partition's latest commit, null when none was committed or it carried none. */
   committedMetadata(topic: string, partition: number): Promise<string | null> {
     const latest = this.commits.flat().findLast((o) => o.topic === topic && o.partition === partition);
