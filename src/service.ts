@@ -90,6 +90,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
     startFrom: config.startFrom,
     maxBytes: plan.fetch.maxBytes,
     maxBytesPerPartition: plan.fetch.maxBytesPerPartition,
+    sessionTimeoutMs: config.sessionTimeoutMs,
   });
   const pipeline = new Pipeline({
     pool: chunks,
@@ -146,7 +147,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
     port: config.metricsPort,
     registry: metrics.registry,
     live: () => !crashed && !pipeline.failed,
-    ready: () => consumer.joined && !pipeline.failed,
+    ready: () => consumer.joined && consumer.connected && !pipeline.failed,
   });
   logger.info({ port: http.port }, 'serving /metrics, /healthz and /readyz');
 

@@ -282,6 +282,12 @@ export const OPTIONS = {
     integer(64, 16_777_216),
     'Larger messages are dead-lettered with reason `oversized`.',
   ),
+  sessionTimeoutMs: option(
+    'SESSION_TIMEOUT_MS',
+    '30000',
+    integer(6000, 1_800_000),
+    'How long the consumer group waits for a silent instance (killed, frozen) before its partitions go to the others; within the broker\'s group.min/max.session.timeout.ms.',
+  ),
   commitIntervalMs: option(
     'COMMIT_INTERVAL_MS',
     '1000',

@@ -10,13 +10,26 @@ export interface ConsumerOptions {
   /** Bytes of one fetch response, all partitions together. */
   readonly maxBytes: number;
   readonly maxBytesPerPartition: number;
+  /** How long the group waits for a silent member (a killed process) before giving its partitions to others. */
+  readonly sessionTimeoutMs: number;
 }
+
+/** kafkajs's heartbeat interval, or a third of the session timeout when that is shorter, as Kafka advises. */
+const HEARTBEAT_INTERVAL_MS = 3000;
 
 /**
  * How long the broker may hold a fetch open waiting for records; short so
  * that pausing and stopping take effect quickly.
  */
 const MAX_FETCH_WAIT_MS = 500;
+/**
+ * Longest time without a response from the brokers that still counts as
+ * connected (for /readyz): fetches are answered every MAX_FETCH_WAIT_MS, and
+ * heartbeats every 3 s even while paused or while a batch waits. The consumer
+ * crashes (and is no longer joined) only once the client's retries are spent,
+ * half a minute or more after a broker went away.
+ */
+const CONNECTED_WITHIN_MS = 10_000;
 
 /** Retries of one consumer request: kafkajs's default for consumers, which passing restartOnFailure would drop. */
 const CONSUMER_RETRIES = 5;
@@ -51,6 +64,8 @@ export class InputConsumer implements OffsetCommitter, EndOffsets {
   #admin: Promise<Admin> | undefined;
   #joined = false;
   #paused = false;
+  /** When a request of this consumer last got a response (Date.now()). */
+  #lastResponseAt = 0;
   /** Restarts in a row for a missing input topic since the last join. */
   #topicRestarts = 0;
 
@@ -63,6 +78,8 @@ export class InputConsumer implements OffsetCommitter, EndOffsets {
       maxBytes: options.maxBytes,
       maxBytesPerPartition: options.maxBytesPerPartition,
       maxWaitTimeInMs: MAX_FETCH_WAIT_MS,
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: Math.min(HEARTBEAT_INTERVAL_MS, Math.floor(options.sessionTimeoutMs / 3)),
       retry: { retries: CONSUMER_RETRIES, restartOnFailure: (error) => Promise.resolve(this.#mayRestart(error)) },
     });
   }
@@ -79,6 +96,11 @@ export class InputConsumer implements OffsetCommitter, EndOffsets {
     return this.#joined;
   }
 
+  /** True while the brokers answer: a response came within CONNECTED_WITHIN_MS. */
+  get connected(): boolean {
+    return Date.now() - this.#lastResponseAt <= CONNECTED_WITHIN_MS;
+  }
+
   async start(handlers: ConsumerHandlers): Promise<void> {
     const consumer = this.#consumer;
     const { topic } = this.#options;
@@ -88,6 +110,9 @@ export class InputConsumer implements OffsetCommitter, EndOffsets {
       handlers.onJoin(payload.memberAssignment[topic] ?? []);
       // A pause holds across a rebalance: the new assignment is paused too.
       if (this.#paused) this.pauseAll();
+    });
+    consumer.on(consumer.events.REQUEST, () => {
+      this.#lastResponseAt = Date.now();
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.#joined = false;

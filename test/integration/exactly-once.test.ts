@@ -9,7 +9,8 @@ import { readIsolated } from '../support/read-committed.js';
 import { reconcile } from '../support/reconcile.js';
 import { produceFleet, scenarioTopics, serviceErrors, startService, waitForCommittedEnd, type ScenarioTopics } from '../support/scenario.js';
 
-const EXACTLY_ONCE = { EXACTLY_ONCE: 'true', COMMIT_INTERVAL_MS: '300' };
+/** A killed instance's partitions move on after 10 s instead of 30. */
+const EXACTLY_ONCE = { EXACTLY_ONCE: 'true', COMMIT_INTERVAL_MS: '300', SESSION_TIMEOUT_MS: '10000' };
 
 interface V2 {
   window: { start: number };

@@ -79,6 +79,8 @@ describe('interruptions under event-time windows', () => {
       // Long enough that no partition counts as idle before the interruption; the last windows close by it at the end.
       IDLE_PARTITION_MS: '6s',
       CHUNK_SIZE: '500',
+      // A killed instance's partitions move on after 10 s instead of 30.
+      SESSION_TIMEOUT_MS: '10000',
     };
     const tested: ScenarioTopics = { in: names.in, out: names['out-test'], dlq: names['dlq-test'], group: `${names.in}-test` };
     const whole: ScenarioTopics = { in: names.in, out: names['out-whole'], dlq: names['dlq-whole'], group: `${names.in}-whole` };

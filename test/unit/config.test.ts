@@ -71,6 +71,7 @@ describe('loadConfig', () => {
       windowMaxKeys: 50_000,
       trackMaxPoints: 5000,
       maxMessageBytes: 65536,
+      sessionTimeoutMs: 30000,
       commitIntervalMs: 1000,
       shutdownGraceMs: 20000,
       memoryLimitMb: 'auto',

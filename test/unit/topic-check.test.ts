@@ -300,7 +300,7 @@ describe('InputConsumer while its topic is missing', () => {
         return consumer as unknown as Consumer;
       },
     } as unknown as Kafka;
-    const input = new InputConsumer(kafka, { groupId: 'g', topic: 'in', startFrom: 'earliest', maxBytes: 1, maxBytesPerPartition: 1 });
+    const input = new InputConsumer(kafka, { groupId: 'g', topic: 'in', startFrom: 'earliest', maxBytes: 1, maxBytesPerPartition: 1, sessionTimeoutMs: 30_000 });
     const restart = (error: Error) => config!.retry!.restartOnFailure!(error);
     return { input, config: config!, handlers, restart };
   }
