@@ -32,8 +32,14 @@ const MAX_DEVICE_ID_LENGTH = 256;
 const MAX_EPOCH_MS = 8.64e15;
 /** Calendar date and clock time with an explicit zone: ISO-8601 as sensors send it. */
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
-/** Tokens some encoders write for non-finite floats; JSON has none. */
-const NON_FINITE_TOKEN = /(?:^|[^A-Za-z"])-?(?:NaN|Infinity)(?:$|[^A-Za-z"])/;
+/** Tokens some encoders write for non-finite floats (each maybe after a minus); JSON has none. */
+const NAN = Buffer.from('NaN');
+const INFINITY = Buffer.from('Infinity');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const MINUS = 0x2d;
+const SPACE = 0x20;
+const ZERO = 0x30;
 
 type Json = Record<string, unknown>;
 
@@ -92,7 +98,7 @@ export function decodeReadingSlow(
   try {
     parsed = JSON.parse(text);
   } catch {
-    return NON_FINITE_TOKEN.test(text) ? fail(out, 'non_finite', 'value') : fail(out, 'invalid_json', 'value');
+    return jsonButForNonFinite(value) ? fail(out, 'non_finite', 'value') : fail(out, 'invalid_json', 'value');
   }
   if (!isObject(parsed)) return fail(out, 'not_an_object', 'value');
   if (parsed.type === 'Feature') return decodeFeature(parsed, limits, out);
@@ -109,7 +115,9 @@ function decodeFeature(feature: Json, limits: DecodeLimits, out: DecodedReading)
   const geometry = feature.geometry;
   if (geometry === undefined || geometry === null) return fail(out, 'missing_field', 'geometry');
   if (!isObject(geometry)) return fail(out, 'invalid_field', 'geometry');
-  if (geometry.type !== 'Point') return fail(out, 'unsupported_geometry', String(geometry.type));
+  const type = geometry.type;
+  // The detail names a type given as a string; anything else is named by its field (String() of a parsed value can throw).
+  if (type !== 'Point') return fail(out, 'unsupported_geometry', typeof type === 'string' ? type : 'geometry.type');
   const coordinates = geometry.coordinates;
   if (!Array.isArray(coordinates) || coordinates.length < 2) {
     return fail(out, 'invalid_field', 'geometry.coordinates');
@@ -130,7 +138,7 @@ function decodeFeature(feature: Json, limits: DecodeLimits, out: DecodedReading)
 function decodeProperties(fields: Json, limits: DecodeLimits, out: DecodedReading): DeadLetterReason | null {
   const deviceId = fields.device_id;
   if (deviceId === undefined || deviceId === null) return fail(out, 'missing_field', 'device_id');
-  if (typeof deviceId !== 'string' || deviceId.length === 0 || deviceId.length > MAX_DEVICE_ID_LENGTH) {
+  if (typeof deviceId !== 'string' || deviceId.length === 0 || codePointsOver(deviceId, MAX_DEVICE_ID_LENGTH)) {
     return fail(out, 'invalid_field', 'device_id');
   }
   const tsReason = decodeTimestamp(fields.ts, out);
@@ -193,6 +201,68 @@ function isCalendarDay(iso: string): boolean {
   const day = Number(iso.slice(8, 10));
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   return day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!);
+}
+
+/** Whether `text` has more than `limit` characters (code points, as JSON Schema's maxLength counts them), without allocating. */
+function codePointsOver(text: string, limit: number): boolean {
+  if (text.length <= limit) return false;
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // A high surrogate followed by a low one is one character.
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+    if (++count > limit) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether text that JSON.parse refused would parse if every NaN, Infinity
+ * and -Infinity outside strings were a number: a record from an encoder that
+ * wrote non-finite floats (non_finite), rather than broken JSON. Each token
+ * is overwritten in a copy of the bytes by a number of the same width
+ * (" 0 ", " 0      "; the spaces keep "1NaN" from reading as 10), so a
+ * megabyte of tokens costs one copy, not a string per token: the workers'
+ * heaps are small. Runs only on text already refused.
+ */
+function jsonButForNonFinite(value: Buffer): boolean {
+  let numbered: Buffer | undefined;
+  let inString = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+      continue;
+    }
+    if (c === QUOTE) {
+      inString = true;
+      continue;
+    }
+    const start = c === MINUS ? i + 1 : i;
+    const length = startsWith(value, start, NAN) ? NAN.length : startsWith(value, start, INFINITY) ? INFINITY.length : 0;
+    if (length === 0) continue;
+    numbered ??= Buffer.from(value);
+    numbered.fill(SPACE, i, start + length);
+    numbered[i + 1] = ZERO;
+    i = start + length - 1;
+  }
+  if (numbered === undefined) return false;
+  try {
+    JSON.parse(numbered.toString('utf8'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function startsWith(bytes: Buffer, at: number, word: Buffer): boolean {
+  if (at + word.length > bytes.length) return false;
+  for (let i = 0; i < word.length; i++) if (bytes[at + i] !== word[i]) return false;
+  return true;
 }
 
 function fail(out: DecodedReading, reason: DeadLetterReason, detail: string): DeadLetterReason {

@@ -1,3 +1,8 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { decodeReading, emptyReading, type DecodedReading, type DecodeLimits } from '../../src/decode/decode-reading.js';
 import type { DeadLetterReason } from '../../src/decode/reasons.js';
@@ -332,4 +337,108 @@ describe('decodeReading: bad input', () => {
     expect(decodeReading(jsonBytes(without(flat(), 'ts')), LIMITS, out)).toBe('missing_field');
     expect(out.detail).toBe('ts');
   });
+});
+
+describe('decodeReading: hostile corners found by test/unit/decode-hostile.test.ts', () => {
+  const POINT_PROPERTIES = { device_id: 'd', ts: 1 };
+
+  it.each([
+    ['an object whose toString is a number', { toString: 1 }],
+    ['an object whose toString and valueOf are not functions', { valueOf: 'x', toString: {} }],
+    ['a number', 42],
+    ['an array', ['Point']],
+  ])('refuses a geometry type that is %s as unsupported_geometry, naming the field, without throwing', (_, type) => {
+    expect(refusal(feature({ type, coordinates: [8, 47] }, POINT_PROPERTIES))).toEqual({ reason: 'unsupported_geometry', detail: 'geometry.type' });
+  });
+
+  it('refuses a geometry type of arrays nested 100,000 deep without overflowing the stack', () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    const text = `{"type":"Feature","geometry":{"type":${deep},"coordinates":[8,47]},"properties":{"device_id":"d","ts":1}}`;
+    expect(refusal(text, { maxBytes: 1 << 20, maxReadings: 4 })).toEqual({ reason: 'unsupported_geometry', detail: 'geometry.type' });
+  });
+
+  it('counts device_id characters as code points: 256 astral characters are accepted, 257 refused', () => {
+    const limits = { maxBytes: 4096, maxReadings: 4 };
+    // Each of these is two UTF-16 units: 512 units for 256 characters.
+    const { reason, out } = decode(jsonBytes(flat({ device_id: '😀'.repeat(256) })), limits);
+    expect(reason).toBeNull();
+    expect(out.deviceId).toBe('😀'.repeat(256));
+    expect(refusal(flat({ device_id: '😀'.repeat(257) }), limits)).toEqual({ reason: 'invalid_field', detail: 'device_id' });
+    // A lone surrogate (written as an escape) is one character too.
+    expect(decode(Buffer.from(`{"device_id":"${'\\ud800'.repeat(256)}","ts":1,"lat":1,"lon":2}`), limits).reason).toBeNull();
+    expect(refusal(`{"device_id":"${'\\ud800'.repeat(257)}","ts":1,"lat":1,"lon":2}`, limits)).toEqual({ reason: 'invalid_field', detail: 'device_id' });
+  });
+
+  it.each([
+    ['NaN after the closing brace', '{"device_id":"d","ts":1,"lat":1,"lon":2}NaN'],
+    ['NaN in a string, a trailing comma elsewhere', '{"device_id":"a NaN b","ts":1,"lat":1,"lon":2,}'],
+    ['NaN after an escaped quote in a string, broken elsewhere', '{"device_id":"a\\" NaN","ts":}'],
+    ['a NaN token and a trailing comma', '{"device_id":"d","ts":1,"lat":NaN,"lon":2,}'],
+    ['a NaN token in a truncated record', '{"device_id":"d","ts":1,"lat":NaN,"lon":2'],
+    ['NaN glued to a number', '{"device_id":"d","ts":1,"lat":1NaN,"lon":2}'],
+    ['+Infinity', '{"device_id":"d","ts":1,"lat":+Infinity,"lon":2}'],
+  ])('refuses %s as invalid_json: it would not be JSON with numbers there either', (_, text) => {
+    expect(refusal(text)).toEqual({ reason: 'invalid_json', detail: 'value' });
+  });
+
+  it.each([
+    ['-NaN', '{"device_id":"d","ts":1,"lat":-NaN,"lon":2}'],
+    ['Infinity next to a string holding NaN', '{"device_id":"NaN\\"","ts":Infinity,"lat":1,"lon":2}'],
+    ['NaN at the top level', 'NaN'],
+  ])('refuses %s as non_finite', (_, text) => {
+    expect(refusal(text)).toEqual({ reason: 'non_finite', detail: 'value' });
+  });
+
+  it('tells non_finite from invalid_json around a 3 MB string', () => {
+    const limits = { maxBytes: 1 << 22, maxReadings: 4 };
+    const long = 'x'.repeat(3_000_000);
+    expect(refusal(`{"device_id":"${long}","ts":NaN,"lat":1,"lon":2}`, limits)).toEqual({ reason: 'non_finite', detail: 'value' });
+    expect(refusal(`{"device_id":"d","ts":NaN,"lat":1,"lon":2,"x":"${long}`, limits)).toEqual({ reason: 'invalid_json', detail: 'value' });
+  });
+});
+
+describe("decodeReading within a worker's heap", () => {
+  /**
+   * src/decode/ compiled to plain JavaScript in a scratch folder, for a worker
+   * thread with the service's smallest heap (the memory plan's 16 MB old
+   * generation): the tests' own thread has gigabytes and would hide a decoder
+   * that needs more than a worker has.
+   */
+  async function compiledDecoder(): Promise<string> {
+    const ts = await import('typescript');
+    const source = fileURLToPath(new URL('../../src/decode/', import.meta.url));
+    const target = mkdtempSync(join(tmpdir(), 'geowindow-decode-'));
+    writeFileSync(join(target, 'package.json'), '{"type":"module"}');
+    for (const file of readdirSync(source).filter((name) => name.endsWith('.ts'))) {
+      const { outputText } = ts.transpileModule(readFileSync(join(source, file), 'utf8'), {
+        compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
+      });
+      writeFileSync(join(target, file.replace(/\.ts$/, '.js')), outputText);
+    }
+    return join(target, 'decode-reading.js');
+  }
+
+  /** The verdict of decodeReading on `value` in a worker with a 16 MB old generation, or how the worker died. */
+  function decodeInSmallWorker(decoder: string, value: Buffer): Promise<string> {
+    const code = `
+      import { parentPort, workerData } from 'node:worker_threads';
+      const { decodeReading, emptyReading } = await import(workerData.decoder);
+      parentPort.postMessage(decodeReading(Buffer.from(workerData.value), { maxBytes: 4 << 20, maxReadings: 16 }, emptyReading()));`;
+    return new Promise((resolve) => {
+      const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), {
+        workerData: { decoder: pathToFileURL(decoder).href, value },
+        resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 8 },
+      });
+      worker.once('message', (reason: string) => resolve(reason));
+      worker.once('error', (error: Error & { code?: string }) => resolve(error.code ?? error.message));
+    });
+  }
+
+  it('tells a megabyte of NaN tokens as non_finite without outgrowing a 16 MB worker heap', async () => {
+    const decoder = await compiledDecoder();
+    const oneMbOfNaN = Buffer.from(`{"device_id":"d","ts":1,"lat":1,"lon":2,"x":[${'NaN,'.repeat(262_000)}-Infinity]}`);
+    expect(await decodeInSmallWorker(decoder, oneMbOfNaN)).toBe('non_finite');
+    const broken = Buffer.from(`{"device_id":"d","ts":1,"lat":1,"lon":2,"x":[${'Infinity,'.repeat(116_000)}NaN],}`);
+    expect(await decodeInSmallWorker(decoder, broken)).toBe('invalid_json');
+  }, 30_000);
 });
