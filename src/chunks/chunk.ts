@@ -9,6 +9,7 @@ import {
   type ChunkLayout,
   type ChunkViews,
 } from '../protocol/chunk-layout.js';
+import { copyHeaders } from '../pipeline/headers.js';
 import type { Headers } from '../pipeline/records.js';
 
 /** What happened to a record offered to a chunk. */
@@ -140,17 +141,4 @@ export class Chunk {
     this.#bytesUsed = 0;
     this.#count = 0;
   }
-}
-
-function copyHeaders(headers: Headers): Headers {
-  const copy: Headers = {};
-  for (const name in headers) {
-    const value = headers[name];
-    copy[name] = Array.isArray(value)
-      ? value.map((v) => (typeof v === 'string' ? v : Buffer.from(v)))
-      : typeof value === 'string' || value === undefined
-        ? value
-        : Buffer.from(value);
-  }
-  return copy;
 }

@@ -1,5 +1,6 @@
 import type { Chunk } from '../chunks/chunk.js';
 import type { DeadLetterReason } from '../decode/reasons.js';
+import { copyHeaders } from './headers.js';
 import type { Headers, OutgoingRecord, SourceRecord } from './records.js';
 
 /** Headers geowindow adds to a dead-lettered record; its own headers are kept. */
@@ -21,7 +22,7 @@ export function deadLetterRecord(
   detail: string,
 ): OutgoingRecord {
   const headers: Headers = {
-    ...record.headers,
+    ...(record.headers === undefined ? undefined : copyHeaders(record.headers)),
     [DLQ_HEADERS.reason]: reason,
     [DLQ_HEADERS.detail]: detail,
     [DLQ_HEADERS.topic]: topic,
