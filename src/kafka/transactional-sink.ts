@@ -1,5 +1,6 @@
 import type { Kafka, Message, Producer, TopicMessages, Transaction } from 'kafkajs';
 import { ProduceError, TransactionAbortedError } from '../errors.js';
+import { partitioner } from './partitioner.js';
 import type { RecordSink, SourcePartition, Transactions } from '../pipeline/ports.js';
 import type { OutgoingRecord, TopicPartitionOffset } from '../pipeline/records.js';
 
@@ -37,6 +38,7 @@ class Lane {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      createPartitioner: partitioner,
       retry: { retries: PRODUCE_RETRIES },
     });
     // Connecting initialises the transactional id: the fence.
