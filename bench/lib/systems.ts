@@ -31,6 +31,7 @@ import {
   type Samples,
 } from './common.js';
 import { benchKafka, cleanUp, committedToEnd, withAdmin, type Dataset } from './dataset.js';
+import type { Runtime } from './runtimes.js';
 
 export type SystemName = 'geowindow' | 'kafkajs' | 'platformatic' | 'recipe' | 'kcat';
 export const SYSTEMS: readonly SystemName[] = ['kcat', 'kafkajs', 'platformatic', 'recipe', 'geowindow'];
@@ -39,6 +40,8 @@ export interface Measurement {
   readonly system: SystemName;
   /** What the row of the table says. */
   readonly label: string;
+  /** The Node.js version it ran on (the Node.js systems). */
+  readonly runtime?: string;
   readonly records: number;
   /** The timed span, in seconds (see `timing`). */
   readonly seconds: number;
@@ -71,6 +74,15 @@ export class MissingTool extends Error {}
 const runId = () => `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 const mb = (bytes: number) => round(bytes / 1048576, 1);
 
+/** A live process's arguments as the kernel has them: after a restart in place (execve), the new ones. */
+function procArgs(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((arg) => arg.length > 0);
+  } catch {
+    return undefined;
+  }
+}
+
 // ---------------------------------------------------------------------------
 // geowindow end to end
 
@@ -78,6 +90,8 @@ export interface GeowindowOptions {
   readonly workers: number;
   /** Extra node flags (e.g. --cpu-prof --cpu-prof-dir=...). */
   readonly nodeArgs?: readonly string[];
+  /** The Node.js binary to run it on (default: the harness's own). */
+  readonly runtime?: Runtime;
   /** Extra environment for the service (MEMORY_LIMIT_MB, CHUNK_SIZE, ...); the caller's environment is passed on too. */
   readonly env?: NodeJS.ProcessEnv;
   /** A name for the log files, when one run context holds several geowindow runs. */
@@ -138,9 +152,11 @@ export async function measureGeowindow(ctx: RunContext, options: GeowindowOption
     ...options.env,
   };
   const args = ['--expose-gc', ...(options.nodeArgs ?? []), CLI, 'run'];
-  say(`${tag}: node ${args.map((a) => a.replace(`${ROOT}/`, '')).join(' ')} (WORKERS=${options.workers}, group ${groupId})`);
+  const node = options.runtime?.binary ?? process.execPath;
+  const version = options.runtime?.version ?? process.version;
+  say(`${tag}: node ${args.map((a) => a.replace(`${ROOT}/`, '')).join(' ')} (Node.js ${version}, WORKERS=${options.workers}, group ${groupId})`);
   const logFile = join(ctx.outDir, `${tag}.log`);
-  const child = start(process.execPath, args, { env, label: tag, stdoutFile: logFile, stderrFile: logFile });
+  const child = start(node, args, { env, label: tag, stdoutFile: logFile, stderrFile: logFile });
   const memory = new HwmSampler(child.pid);
   let exitCode: number | string | undefined;
   void child.exited.then((code) => (exitCode = code));
@@ -158,7 +174,9 @@ export async function measureGeowindow(ctx: RunContext, options: GeowindowOption
         ? { at, recordsIn, cpu: procCpuSeconds(child.pid) ?? 0, mainCpu: procCpuSeconds(child.pid, child.pid) ?? NaN }
         : undefined;
     });
-    say(`${tag}: first records in (${first.recordsIn} already counted)`);
+    // On a runtime where the service bounds its young generation by restarting itself, these are the restarted arguments.
+    const runningArgs = (procArgs(child.pid) ?? []).slice(1).map((a) => a.replace(`${ROOT}/`, ''));
+    say(`${tag}: first records in (${first.recordsIn} already counted); running as node ${runningArgs.join(' ')}`);
 
     // Until every record is read: a scrape costs the service a few ms of its main thread, so
     // once a second while far from the end, every 100 ms in the last 2 seconds.
@@ -240,6 +258,7 @@ export async function measureGeowindow(ctx: RunContext, options: GeowindowOption
     const result: Measurement = {
       system: 'geowindow',
       label: `geowindow end to end (count windows, ${options.workers} worker${options.workers === 1 ? '' : 's'})`,
+      runtime: version,
       records: size,
       seconds: round(seconds, 3),
       recordsPerSecond: Math.round(counted / seconds),
@@ -258,6 +277,8 @@ export async function measureGeowindow(ctx: RunContext, options: GeowindowOption
         dlqTopic,
         workers: options.workers,
         nodeArgs: options.nodeArgs ?? [],
+        node,
+        runningArgs,
         env: options.env ?? {},
         recordsCountedAtFirstSample: first.recordsIn,
         firstBatchMetric: exactFirst > 0,
@@ -314,6 +335,7 @@ export async function measureRawClient(
   ctx: RunContext,
   system: 'kafkajs' | 'platformatic',
   nodeArgs: readonly string[] = [],
+  runtime?: Runtime,
 ): Promise<Measurement> {
   const script = join(BENCH_DIST, system === 'kafkajs' ? 'raw-kafkajs.js' : 'raw-platformatic.js');
   const group = `bench-raw-${system}-${runId()}`;
@@ -321,20 +343,24 @@ export async function measureRawClient(
     system === 'kafkajs'
       ? `kafkajs ${packageVersion('kafkajs')} raw consume (eachBatch, count only)`
       : `@platformatic/kafka ${packageVersion('@platformatic/kafka')} raw consume (stream, count only)`;
-  say(`${system}: ${label}, group ${group}`);
+  const tag = runtime === undefined ? system : `${system}-${runtime.tag}`;
+  const logFile = join(ctx.outDir, `${tag}.log`);
+  const version = runtime?.version ?? process.version;
+  say(`${tag}: ${label}, Node.js ${version}, group ${group}`);
   const child = start(
-    process.execPath,
+    runtime?.binary ?? process.execPath,
     [...nodeArgs, script, '--brokers', ctx.brokers.join(','), '--topic', ctx.dataset.topic, '--expect', String(ctx.dataset.size), '--group', group, '--progress-seconds', String(ctx.progressSeconds)],
-    { label: system, stderrFile: join(ctx.outDir, `${system}.log`) },
+    { label: tag, stderrFile: logFile },
   );
   const code = await child.exited;
   await cleanUp(ctx.brokers, [group], []);
-  if (code !== 0) throw new Error(`${system} raw consumer exited with ${code} (see ${join(ctx.outDir, `${system}.log`)})`);
+  if (code !== 0) throw new Error(`${system} raw consumer exited with ${code} (see ${logFile})`);
   const summary = lastJson<RawSummary>(child.stdout());
-  say(`${system}: ${summary.recordsPerSecond} rec/s over ${summary.seconds} s, peak RSS ${mb(summary.peakRssBytes)} MB`);
+  say(`${tag}: ${summary.recordsPerSecond} rec/s over ${summary.seconds} s, peak RSS ${mb(summary.peakRssBytes)} MB`);
   return {
     system,
     label,
+    runtime: version,
     records: summary.records,
     seconds: summary.seconds,
     recordsPerSecond: summary.recordsPerSecond,
