@@ -5,8 +5,9 @@ import { MB, type MemoryBudget } from './budget.js';
 /**
  * The runtime's resident memory before any record, as estimated before the
  * service starts (`geowindow config`, the manifests' check): Node.js, V8,
- * kafkajs, prom-client and pino on the main thread (~70 MB on Node 20, ~45 MB
- * on Node 24), and one worker isolate with turf loaded (~14 MB), rounded up.
+ * kafkajs, prom-client and pino on the main thread (~70 MB on Node 20, ~85 MB
+ * on Node 24), and one worker isolate with turf loaded (~14 MB), rounded up;
+ * Node 24 measures above it, which the running service accounts for.
  * The running service measures it instead (MemoryPlanInput.floorBytes).
  */
 const MAIN_RUNTIME_BYTES = 80 * MB;
