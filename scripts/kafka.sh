@@ -6,7 +6,17 @@
 # SCRAM-SHA-256 and SCRAM-SHA-512 for the dev/test user geowindow / geowindow-secret.
 # Env: KAFKA_PORT (9092), KAFKA_SASL_PORT (9094), KAFKA_CONTROLLER_PORT (9093),
 #      KAFKA_START_TIMEOUT (90 s), GEOWINDOW_CACHE (~/.cache/geowindow),
-#      KAFKA_HEAP_OPTS (-Xms256m -Xmx1g).
+#      KAFKA_HEAP_OPTS (-Xms256m -Xmx1g),
+#      KAFKA_RUN_DIR (the cache's kafka-<version>/run): config, data, logs and pid file of
+#        one broker. Another directory and other ports run a second, separate broker;
+#        every command (down included) acts on the broker of its KAFKA_RUN_DIR only.
+#      KAFKA_KEEP_DATA (false): with true, 'up' keeps the storage already formatted in
+#        KAFKA_RUN_DIR (topics, offsets), so 'down' then 'up' restarts the same broker.
+#      KAFKA_NODE_ID (1), KAFKA_CLUSTER_ID (random): the node id, and the cluster id its
+#        storage is formatted with.
+#      KAFKA_JOIN_CONTROLLER (unset): host:port of another instance's controller; this one
+#        then runs as a broker only, in that instance's cluster (give it its own
+#        KAFKA_RUN_DIR, ports and KAFKA_NODE_ID), e.g. for topics replicated on two brokers.
 set -euo pipefail
 
 KAFKA_VERSION=4.1.1     # keep in step with docker-compose.yml (apache/kafka image tag)
@@ -25,7 +35,11 @@ CACHE=${GEOWINDOW_CACHE:-$HOME/.cache/geowindow}
 KDIR=$CACHE/kafka-$KAFKA_VERSION
 LIBS=$KDIR/libs
 MARKER=$LIBS/.complete          # written only after a full, successful download
-RUN=$KDIR/run
+RUN=${KAFKA_RUN_DIR:-$KDIR/run}
+KEEP_DATA=${KAFKA_KEEP_DATA:-false}
+NODE_ID=${KAFKA_NODE_ID:-1}
+CLUSTER_ID=${KAFKA_CLUSTER_ID:-}
+JOIN_CONTROLLER=${KAFKA_JOIN_CONTROLLER:-}
 PIDFILE=$RUN/kafka.pid
 LOGFILE=$RUN/logs/server.log    # log4j2 output (the broker log)
 OUTFILE=$RUN/logs/stdout.log    # JVM stdout/stderr (crashes before log4j starts)
@@ -98,11 +112,15 @@ kjava() {
 }
 
 write_config() {
+  local roles=broker,controller listeners="PLAINTEXT://$HOST:$PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT"
+  local quorum=$HOST:$CONTROLLER_PORT
+  if [[ -n $JOIN_CONTROLLER ]]; then roles=broker; quorum=$JOIN_CONTROLLER
+  else listeners="$listeners,CONTROLLER://$HOST:$CONTROLLER_PORT"; fi
   mkdir -p "$RUN/logs"
   cat >"$RUN/server.properties" <<EOF
-process.roles=broker,controller
-node.id=1
-listeners=PLAINTEXT://$HOST:$PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+process.roles=$roles
+node.id=$NODE_ID
+listeners=$listeners
 advertised.listeners=PLAINTEXT://$HOST:$PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
@@ -113,8 +131,8 @@ listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-S
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$SASL_USER="$SASL_PASSWORD";
 listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
-# KIP-853 dynamic quorum; storage is formatted with --standalone
-controller.quorum.bootstrap.servers=$HOST:$CONTROLLER_PORT
+# KIP-853 dynamic quorum; a controller's storage is formatted with --standalone
+controller.quorum.bootstrap.servers=$quorum
 log.dirs=$RUN/data
 num.partitions=1
 auto.create.topics.enable=false
@@ -182,6 +200,22 @@ fail_tail() {
   exit 1
 }
 
+# A controller starts a cluster (with the SASL users); a broker joining one takes its cluster id.
+format_storage() {
+  if [[ -n $JOIN_CONTROLLER ]]; then
+    local id=$CLUSTER_ID
+    [[ -n $id ]] || id=$(kjava org.apache.kafka.tools.ClusterTool cluster-id --bootstrap-controller "$JOIN_CONTROLLER" |
+                         sed -n 's/^Cluster ID: //p')
+    [[ -n $id ]] || { echo "no cluster id from the controller at $JOIN_CONTROLLER"; return 1; }
+    kjava kafka.tools.StorageTool format --no-initial-controllers --ignore-formatted -t "$id" -c "$RUN/server.properties"
+  else
+    kjava kafka.tools.StorageTool format --standalone --ignore-formatted \
+          -t "${CLUSTER_ID:-$(cluster_id)}" -c "$RUN/server.properties" \
+          --add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]" \
+          --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$SASL_PASSWORD]"
+  fi
+}
+
 cmd_up() {
   local t0=$SECONDS pid
   if pid=$(running_pid) && port_open "$PORT"; then
@@ -198,14 +232,15 @@ cmd_up() {
     log "broker pid $pid exists but $HOST:$PORT is not answering yet; waiting ..."
   else
     write_config
-    rm -rf "$RUN/data" "$LOGFILE" "$OUTFILE"      # fresh, disposable dev state each up
-    log "formatting storage in $RUN/data ..."
-    kjava kafka.tools.StorageTool format --standalone --ignore-formatted \
-          -t "$(cluster_id)" -c "$RUN/server.properties" \
-          --add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]" \
-          --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$SASL_PASSWORD]" >"$RUN/logs/format.log" 2>&1 ||
-      { cat "$RUN/logs/format.log" >&2; die "storage format failed"; }
-    log "starting broker on $HOST:$PORT, SASL on $HOST:$SASL_PORT (controller $HOST:$CONTROLLER_PORT) ..."
+    rm -f "$LOGFILE" "$OUTFILE"
+    if [[ $KEEP_DATA == true && -f $RUN/data/meta.properties ]]; then
+      log "keeping the storage in $RUN/data (KAFKA_KEEP_DATA=true)"
+    else
+      rm -rf "$RUN/data"      # fresh, disposable dev state each up
+      log "formatting storage in $RUN/data ..."
+      format_storage >"$RUN/logs/format.log" 2>&1 || { cat "$RUN/logs/format.log" >&2; die "storage format failed"; }
+    fi
+    log "starting broker $NODE_ID on $HOST:$PORT, SASL on $HOST:$SASL_PORT (controller ${JOIN_CONTROLLER:-$HOST:$CONTROLLER_PORT}) ..."
     # shellcheck disable=SC2086  # HEAP_OPTS is a list of JVM flags
     nohup java $HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
       -Dlog4j2.configurationFile="$RUN/log4j2.properties" -Dkafka.logs.dir="$RUN/logs" \
