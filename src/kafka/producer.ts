@@ -1,7 +1,9 @@
 import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ProduceError } from '../errors.js';
 import type { RecordSink } from '../pipeline/ports.js';
 import type { OutgoingRecord } from '../pipeline/records.js';
+import { kafkaErrorType, TOPIC_MISSING } from './protocol-errors.js';
 
 interface Queued {
   readonly message: Message;
@@ -17,6 +19,33 @@ const MAX_RECORDS_PER_REQUEST = 2000;
  * a few oversized dead letters together would otherwise be refused.
  */
 const MAX_REQUEST_BYTES = 768 * 1024;
+
+/**
+ * How long a request is sent again after kafkajs gave up on it for a reason
+ * that passes, as Kafka's own producer keeps trying a record for
+ * delivery.timeout.ms (120 s by default); then the write fails and the
+ * service stops. kafkajs alone gives up within about half a minute: its
+ * connection retries run out while a broker restarts, and sends queued behind
+ * one refreshing metadata time out on its lock.
+ */
+const DELIVERY_TIMEOUT_MS = 120_000;
+/** Pause before a request is sent again. */
+const RESEND_BACKOFF_MS = 1_000;
+/** kafkajs wraps errors a few levels deep at most. */
+const MAX_CAUSE_DEPTH = 8;
+
+/**
+ * Whether kafkajs gave up for a reason that passes: no broker answered, a
+ * lock on the client's metadata timed out behind such a request, or the
+ * broker's own answer is retriable (NOT_ENOUGH_REPLICAS, a leader moving). A
+ * missing topic is not: the service reports it (see topic-check.ts).
+ */
+function passes(error: unknown): boolean {
+  if (kafkaErrorType(error) === TOPIC_MISSING) return false;
+  let root: unknown = error;
+  for (let depth = 0; depth < MAX_CAUSE_DEPTH && root instanceof Error && root.cause instanceof Error; depth++) root = root.cause;
+  return root instanceof Error && (root.name === 'KafkaJSLockTimeout' || (root as Error & { retriable?: unknown }).retriable === true);
+}
 
 function recordBytes(record: OutgoingRecord): number {
   let bytes = (record.value?.length ?? 0) + (record.key?.length ?? 0);
@@ -41,6 +70,8 @@ export class BatchingSink implements RecordSink {
   #queuedBytes = 0;
   #scheduled = false;
   #inFlight = new Set<Promise<void>>();
+  /** Set by abandon(): requests are not sent again. */
+  #abandoned = false;
 
   constructor(kafka: Kafka) {
     this.#producer = kafka.producer({
@@ -81,7 +112,7 @@ export class BatchingSink implements RecordSink {
     this.#queuedBytes = 0;
     const topicMessages: TopicMessages[] = [];
     for (const [topic, queued] of batch) topicMessages.push({ topic, messages: queued.map((q) => q.message) });
-    const request = this.#producer.sendBatch({ topicMessages, acks: -1 }).then(
+    const request = this.#send(topicMessages).then(
       () => {
         for (const queued of batch.values()) for (const q of queued) q.resolve();
       },
@@ -91,6 +122,20 @@ export class BatchingSink implements RecordSink {
     );
     this.#inFlight.add(request);
     void request.finally(() => this.#inFlight.delete(request));
+  }
+
+  /** One request, sent again while kafkajs gives up for reasons that pass, for at most DELIVERY_TIMEOUT_MS. */
+  async #send(topicMessages: TopicMessages[]): Promise<void> {
+    const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
+    for (;;) {
+      try {
+        await this.#producer.sendBatch({ topicMessages, acks: -1 });
+        return;
+      } catch (error) {
+        if (this.#abandoned || !passes(error) || Date.now() >= deadline) throw error;
+        await sleep(RESEND_BACKOFF_MS);
+      }
+    }
   }
 
   /** Sends what is queued and waits for every request in flight. */
@@ -111,6 +156,7 @@ export class BatchingSink implements RecordSink {
    * commit would count.
    */
   async abandon(): Promise<void> {
+    this.#abandoned = true;
     this.#queue = new Map();
     this.#queued = 0;
     this.#queuedBytes = 0;
