@@ -240,15 +240,24 @@ export async function runService(config: Config, logger: Logger): Promise<number
   try {
     await sink.connect();
     timers.push(setInterval(() => void pipeline.commit(), config.commitIntervalMs));
+    // Idle means no record came although the consumer could fetch one: nothing closes by the clock while
+    // it is out of its group or the brokers do not answer (a broker restarting), nor until it has been
+    // back for the idle time. A window the clock closes may come back different on replay, and an idle
+    // partition's wall-clock watermark makes the records held up by the outage late.
+    const quietFor = (idleMs: number) => consumer.joined && consumer.connectedForMs >= idleMs;
     const sweepMs = Math.max(10, Math.min(MAX_IDLE_SWEEP_MS, Math.floor(config.windowIdleMs / 4)));
-    timers.push(setInterval(() => pipeline.closeIdleWindows(), sweepMs));
+    timers.push(
+      setInterval(() => {
+        if (quietFor(config.windowIdleMs)) pipeline.closeIdleWindows();
+      }, sweepMs),
+    );
     if (config.window !== 'count') {
       // Idle partitions: looked for a few times per IDLE_PARTITION_MS, one end-offset request at a time.
       let looking = false;
       const idleSweepMs = Math.max(50, Math.min(MAX_IDLE_SWEEP_MS, Math.floor(config.idlePartitionMs / 4)));
       timers.push(
         setInterval(() => {
-          if (looking || stopping) return;
+          if (looking || stopping || !quietFor(config.idlePartitionMs)) return;
           looking = true;
           pipeline
             .closeIdlePartitions(consumer, config.idlePartitionMs)

@@ -66,6 +66,8 @@ export class InputConsumer implements OffsetCommitter, EndOffsets {
   #paused = false;
   /** When a request of this consumer last got a response (Date.now()). */
   #lastResponseAt = 0;
+  /** When the current run of responses began: the first one after CONNECTED_WITHIN_MS without any. */
+  #connectedSince = 0;
   /** Restarts in a row for a missing input topic since the last join. */
   #topicRestarts = 0;
 
@@ -101,6 +103,11 @@ export class InputConsumer implements OffsetCommitter, EndOffsets {
     return Date.now() - this.#lastResponseAt <= CONNECTED_WITHIN_MS;
   }
 
+  /** How long the brokers have answered without a gap; 0 while they do not. */
+  get connectedForMs(): number {
+    return this.connected ? Date.now() - this.#connectedSince : 0;
+  }
+
   async start(handlers: ConsumerHandlers): Promise<void> {
     const consumer = this.#consumer;
     const { topic } = this.#options;
@@ -112,7 +119,9 @@ export class InputConsumer implements OffsetCommitter, EndOffsets {
       if (this.#paused) this.pauseAll();
     });
     consumer.on(consumer.events.REQUEST, () => {
-      this.#lastResponseAt = Date.now();
+      const now = Date.now();
+      if (now - this.#lastResponseAt > CONNECTED_WITHIN_MS) this.#connectedSince = now;
+      this.#lastResponseAt = now;
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.#joined = false;
