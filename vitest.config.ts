@@ -22,6 +22,18 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          // Each case kills, stops or blocks what the service depends on, and times it: one file at a time
+          // (the window kinds of a case run side by side). Every case sets its own timeout.
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        test: {
           name: 'container',
           include: ['test/container/**/*.test.ts'],
           // Builds the image and runs it against the broker at KAFKA_BROKERS (else 127.0.0.1:9092);
