@@ -1,6 +1,7 @@
-import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import type { Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProduceError } from '../errors.js';
+import { partitioner } from './partitioner.js';
 import type { RecordSink } from '../pipeline/ports.js';
 import type { OutgoingRecord } from '../pipeline/records.js';
 import { kafkaErrorType, TOPIC_MISSING } from './protocol-errors.js';
@@ -47,7 +48,8 @@ function passes(error: unknown): boolean {
   return root instanceof Error && (root.name === 'KafkaJSLockTimeout' || (root as Error & { retriable?: unknown }).retriable === true);
 }
 
-function recordBytes(record: OutgoingRecord): number {
+/** Bytes of key, value and headers: what a request carries for the record. */
+export function recordBytes(record: OutgoingRecord): number {
   let bytes = (record.value?.length ?? 0) + (record.key?.length ?? 0);
   for (const name in record.headers) {
     const value = record.headers[name];
@@ -76,7 +78,7 @@ export class BatchingSink implements RecordSink {
   constructor(kafka: Kafka) {
     this.#producer = kafka.producer({
       allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: partitioner,
     });
   }
 

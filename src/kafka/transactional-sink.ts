@@ -1,5 +1,6 @@
 import type { Kafka, Message, Producer, TopicMessages, Transaction } from 'kafkajs';
 import { ProduceError, TransactionAbortedError } from '../errors.js';
+import { recordBytes } from './producer.js';
 import { partitioner } from './partitioner.js';
 import type { RecordSink, SourcePartition, Transactions } from '../pipeline/ports.js';
 import type { OutgoingRecord, TopicPartitionOffset } from '../pipeline/records.js';
@@ -13,6 +14,8 @@ interface Queued {
 
 /** As BatchingSink: enough records per request to amortise a round trip. */
 const MAX_RECORDS_PER_REQUEST = 2000;
+/** As BatchingSink: well under the broker's message.max.bytes, which bounds a partition's record batch. */
+const MAX_REQUEST_BYTES = 768 * 1024;
 /** Attempts after the first, as BatchingSink, so a broker restart is ridden out inside the transaction timeout. */
 const PRODUCE_RETRIES = 10;
 
@@ -28,6 +31,7 @@ class Lane {
   readonly ready: Promise<void>;
   #transaction: Promise<Transaction> | undefined;
   #queue: Queued[] = [];
+  #queuedBytes = 0;
   #scheduled = false;
   /** Every request and commit, in order: a commit waits for the writes before it, a write after it goes in the next transaction. */
   #chain: Promise<unknown> = Promise.resolve();
@@ -47,7 +51,10 @@ class Lane {
   }
 
   send(topic: string, record: OutgoingRecord): Promise<void> {
+    const bytes = recordBytes(record);
+    if (this.#queuedBytes + bytes > MAX_REQUEST_BYTES) this.#flush();
     return new Promise((resolve, reject) => {
+      this.#queuedBytes += bytes;
       this.#queue.push({ topic, message: record as Message, resolve, reject });
       if (this.#queue.length >= MAX_RECORDS_PER_REQUEST) this.#flush();
       else if (!this.#scheduled) {
@@ -62,6 +69,7 @@ class Lane {
     if (this.#queue.length === 0) return;
     const batch = this.#queue;
     this.#queue = [];
+    this.#queuedBytes = 0;
     const byTopic = new Map<string, Message[]>();
     for (const q of batch) {
       let messages = byTopic.get(q.topic);
@@ -110,6 +118,7 @@ class Lane {
   async abort(): Promise<void> {
     const queued = this.#queue;
     this.#queue = [];
+    this.#queuedBytes = 0;
     for (const q of queued) q.reject(new TransactionAbortedError());
     await this.#chain;
     const open = this.#transaction;

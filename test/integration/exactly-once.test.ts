@@ -63,7 +63,11 @@ describe('exactly-once', () => {
 
   async function finish(topics: ScenarioTopics, env: NodeJS.ProcessEnv): Promise<void> {
     const service = await started(topics, env);
-    await waitForCommittedEnd(brokers, topics, service, 180_000);
+    try {
+      await waitForCommittedEnd(brokers, topics, service, 180_000);
+    } catch (error) {
+      throw new Error(`${String(error)}; errors logged: ${JSON.stringify(serviceErrors(service))}`);
+    }
     // Past start-up, so that SIGTERM finds its handler.
     await waitFor('the service in its group', async () => (service.logs.some((l) => l.msg === 'joined the consumer group') ? true : undefined), 60_000);
     expect(await service.stop('SIGTERM')).toBe(0);
@@ -79,9 +83,9 @@ describe('exactly-once', () => {
     await killMidStream(topics, env, 6);
     await finish(topics, env);
 
-    const outputs = await readIsolated(brokers, topics.out);
-    const deadLetters = await readIsolated(brokers, topics.dlq);
-    const written = (await readIsolated(brokers, topics.out, true)).length;
+    const outputs = await readIsolated(brokers, topics.out, 'read_committed');
+    const deadLetters = await readIsolated(brokers, topics.dlq, 'read_committed', false);
+    const written = (await readIsolated(brokers, topics.out, 'read_uncommitted', false)).length;
     const result = reconcile(topics.in, await readAll(brokers, topics.in), outputs, deadLetters);
     const deadLettered = [...result.deadLettered.values()].reduce((a, b) => a + b, 0);
     console.log(
@@ -133,14 +137,14 @@ describe('exactly-once', () => {
     await reference;
 
     const expected = new Map((await readAll(brokers, whole.out)).map((r) => JSON.parse(r.value!.toString()) as V2).map((a) => [identity(a), content(a)]));
-    const committed = (await readIsolated(brokers, tested.out)).map((r) => JSON.parse(r.value!.toString()) as V2);
+    const committed = (await readIsolated(brokers, tested.out, 'read_committed')).map((r) => JSON.parse(r.value!.toString()) as V2);
     const seen = new Map<string, number>();
     for (const a of committed) {
       expect(content(a), identity(a)).toBe(expected.get(identity(a)));
       seen.set(identity(a), (seen.get(identity(a)) ?? 0) + 1);
     }
     const duplicates = [...seen.values()].filter((n) => n > 1).length;
-    const deadLetters = await readIsolated(brokers, tested.dlq);
+    const deadLetters = await readIsolated(brokers, tested.dlq, 'read_committed', false);
     const referenceDeadLetters = await readAll(brokers, whole.dlq);
     const sourceOf = (r: { headers: Record<string, unknown> }) => `${String(r.headers['geowindow-source-partition'])}/${String(r.headers['geowindow-source-offset'])}`;
     const deadLetterSources = new Set(deadLetters.map(sourceOf));
