@@ -1,8 +1,6 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
 
-export default defineConfig({
-  test: {
-    projects: [
+const projects: TestProjectInlineConfiguration[] = [
       {
         test: {
           name: 'unit',
@@ -44,6 +42,13 @@ export default defineConfig({
           hookTimeout: 900_000,
         },
       },
-    ],
+];
+
+/** TEST_PROJECTS=unit,integration runs only those (npm run test:node24 does: the others do not depend on the host's runtime). */
+const only = process.env.TEST_PROJECTS?.split(',').map((name) => name.trim());
+
+export default defineConfig({
+  test: {
+    projects: only === undefined ? projects : projects.filter((project) => only.includes(project.test?.name as string)),
   },
 });
