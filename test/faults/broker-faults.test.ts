@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceProcess } from '../support/cli.js';
-import { waitFor } from '../support/kafka.js';
+import { readAll, waitFor } from '../support/kafka.js';
 import { serviceErrors, type ScenarioTopics } from '../support/scenario.js';
 import { FaultCluster, FOLLOWER_ID, LEADER_ID } from './support/fault-cluster.js';
 import { disposeContext, FaultCase, prepareContext, readCase, reconcileKind, recordsInTopic, waitForCommittedEnd, type CaseContext } from './support/harness.js';
-import { committedWithMetadata, INPUT_PARTITIONS, readTopic, setMinInsyncReplicas } from './support/kafka-io.js';
+import { committedWithMetadata, INPUT_PARTITIONS, setMinInsyncReplicas } from './support/kafka-io.js';
 import { DELIVERY_MODES, WINDOW_KINDS, type DeliveryMode, type WindowKind } from './support/modes.js';
 import { exitedReason, readyStatus, ServiceSampler, type Sample } from './support/probes.js';
 import { checkCountCommits, checkZoneCommits, printCounts, zoneReference, type CommitSnapshot } from './support/verify.js';
@@ -161,7 +161,7 @@ describe('faults of the broker and of the output topic', () => {
 /** Committed offsets, then what was written: a snapshot to check commits against. */
 async function snapshot(brokers: string, topics: ScenarioTopics, mode: DeliveryMode): Promise<CommitSnapshot> {
   const committed = await committedWithMetadata(brokers, topics.group, topics.in);
-  const [outputs, deadLetters] = await Promise.all([readTopic(brokers, topics.out, mode.isolation), readTopic(brokers, topics.dlq, mode.isolation)]);
+  const [outputs, deadLetters] = await Promise.all([readAll(brokers, topics.out, mode.isolation), readAll(brokers, topics.dlq, mode.isolation)]);
   return { committed, outputs, deadLetters };
 }
 

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { runCli, type ServiceProcess } from '../../support/cli.js';
 import { RefZones } from '../../support/event-reference.js';
-import { committedOffsets, endOffsets, waitFor } from '../../support/kafka.js';
+import { committedOffsets, endOffsets, readAll, waitFor } from '../../support/kafka.js';
 import { startService, type ScenarioTopics } from '../../support/scenario.js';
 import { Fleet } from './fleet.js';
-import { deleteTopics, faultTopics, readTopic } from './kafka-io.js';
+import { deleteTopics, faultTopics } from './kafka-io.js';
 import type { DeliveryMode, FleetContext, WindowKind } from './modes.js';
 import { describeExit } from './probes.js';
 import { reconcileCountWindows, reconcileZoneWindows, zoneReference, type CaseRecords, type Duplicates, type ReconciledCounts } from './verify.js';
@@ -92,9 +92,9 @@ export class FaultCase {
 /** Reads a case's input, output and dead-letter topics (the last two with the mode's isolation level). */
 export async function readCase(brokers: string, topics: ScenarioTopics, mode: DeliveryMode): Promise<CaseRecords> {
   const [inputs, outputs, deadLetters] = await Promise.all([
-    readTopic(brokers, topics.in, 'read_uncommitted'),
-    readTopic(brokers, topics.out, mode.isolation),
-    readTopic(brokers, topics.dlq, mode.isolation),
+    readAll(brokers, topics.in, 'read_uncommitted'),
+    readAll(brokers, topics.out, mode.isolation),
+    readAll(brokers, topics.dlq, mode.isolation),
   ]);
   return { inputs, outputs, deadLetters };
 }

@@ -1,61 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigResourceTypes } from 'kafkajs';
-import { endOffsets, kafkaFor, waitFor, type ReadRecord } from '../../support/kafka.js';
+import { kafkaFor, waitFor } from '../../support/kafka.js';
 import type { ScenarioTopics } from '../../support/scenario.js';
-import type { IsolationLevel } from './modes.js';
 
-/** How long reading a topic back may take. */
-const READ_TIMEOUT_MS = 90_000;
-/** Larger fetches than the client's default: output topics of tens of thousands of aggregates are read in a few round trips. */
-const READ_MAX_BYTES = 16 * 1024 * 1024;
 
 /** How long new topics may take to have a leader on every partition. */
 const LEADERS_TIMEOUT_MS = 30_000;
 /** Partitions of every input topic of the suite: enough for three instances to share. */
 export const INPUT_PARTITIONS = 6;
 
-/**
- * Every record of a topic up to its end as of the call, with the given
- * isolation level, in partition and offset order. A partition is read once a
- * batch reaches its end offset (a transaction marker may be that last offset
- * and never reach the reader as a record).
- */
-export async function readTopic(brokers: string, topic: string, isolation: IsolationLevel): Promise<ReadRecord[]> {
-  const ends = await endOffsets(brokers, topic);
-  const pending = new Set([...ends].filter(([, end]) => end > 0).map(([partition]) => partition));
-  const records: ReadRecord[] = [];
-  if (pending.size === 0) return records;
-  const consumer = kafkaFor(brokers).consumer({
-    groupId: `gw-fault-reader-${randomUUID()}`,
-    readUncommitted: isolation === 'read_uncommitted',
-    maxBytes: READ_MAX_BYTES,
-  });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${topic}: ${pending.size} partitions not read to their end after ${READ_TIMEOUT_MS} ms`)), READ_TIMEOUT_MS);
-      consumer
-        .run({
-          eachBatch: async ({ batch }) => {
-            const end = ends.get(batch.partition) ?? 0;
-            for (const message of batch.messages) {
-              if (Number(message.offset) >= end) break;
-              records.push({ partition: batch.partition, offset: Number(message.offset), key: message.key, value: message.value, headers: message.headers ?? {} });
-            }
-            if (Number(batch.lastOffset()) + 1 >= end && pending.delete(batch.partition) && pending.size === 0) {
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-        })
-        .catch(reject);
-    });
-  } finally {
-    await consumer.disconnect();
-  }
-  return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
-}
 
 /** A committed offset and the metadata committed with it (the event-time checkpoint). */
 export interface Committed {
