@@ -7,8 +7,9 @@
  * zone window written is checked against the benchmark's own count.
  */
 import { loadavg } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { profileMarkdown, summarizeDir } from './profile-summary.js';
 import { ROOT, appendResults, say, writeJson } from './lib/common.js';
 import { loadCounties, writeCountiesGeoJson } from './lib/counties.js';
 import { cleanUp, withAdmin } from './lib/dataset.js';
@@ -58,6 +59,11 @@ Quix Streams, on one data set of readings inside the 3,231 US counties.
   --skip LIST           leave these rows out
   --brokers B           host:port list (default: $KAFKA_BROKERS, else 127.0.0.1:9092)
   --progress-seconds S  seconds between progress lines (default 5)
+  --cpu-prof            run the geowindow rows under node --cpu-prof (main thread and
+                        workers) and print where their time goes; profiles are slower,
+                        so the rows' figures are not appended to bench/RESULTS.md
+  --node-args ARGS      extra node flags for the geowindow rows (space-separated), for
+                        experiments such as V8 heap flags
   --no-append           do not append to bench/RESULTS.md (raw JSON is still written)`;
 
 const values = parseFlags(
@@ -75,6 +81,8 @@ const values = parseFlags(
     workers: { type: 'string', default: '2' },
     only: { type: 'string' },
     skip: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    'node-args': { type: 'string', default: '' },
   },
   USAGE,
 );
@@ -123,6 +131,8 @@ const h3Resolution = nonNegative('h3-resolution', values['h3-resolution']);
 const workers = positiveInteger('workers', values.workers, 2);
 const only = rowList(values.only);
 const skip = new Set(rowList(values.skip));
+const cpuProf = values['cpu-prof'] === true;
+const extraNodeArgs = (values['node-args'] ?? '').split(' ').filter(Boolean);
 const selected = WINDOW_ROWS.filter((r) => (only.length === 0 ? DEFAULT_WINDOW_ROWS.includes(r) : only.includes(r)) && !skip.has(r));
 
 const run = beginRun('windows', 'npm run bench:windows');
@@ -145,6 +155,22 @@ function timed<T>(what: string, work: () => T): T {
   const value = work();
   say(`check: ${what} in ${((performance.now() - begin) / 1000).toFixed(1)} s`);
   return value;
+}
+
+/** --node-args, and with --cpu-prof node's flags to profile a row into its own directory of the run. */
+function nodeArgsFor(row: WindowRow): string[] {
+  if (!cpuProf) return extraNodeArgs;
+  const dir = join(run.outDir, `profile-${row}`);
+  mkdirSync(dir, { recursive: true });
+  return [...extraNodeArgs, '--cpu-prof', `--cpu-prof-dir=${dir}`];
+}
+
+function reportProfile(row: WindowRow): void {
+  if (!cpuProf) return;
+  const dir = join(run.outDir, `profile-${row}`);
+  const markdown = profileMarkdown(`geowindow, row ${row}`, summarizeDir(dir), dataset.size);
+  writeFileSync(join(dir, 'summary.md'), markdown);
+  process.stdout.write(`${markdown}\n`);
 }
 
 async function dlqRecords(topic: string): Promise<number> {
@@ -178,7 +204,8 @@ async function zoneRow(row: WindowRow, keyBy: string): Promise<RowResult> {
       OUTPUT_TOPIC: outputTopic,
       DLQ_TOPIC: dlqTopic,
     };
-    const m = await measureGeowindow(ctx, { workers, tag: `geowindow-${row}`, env, endBy: 'idle' });
+    const m = await measureGeowindow(ctx, { workers, tag: `geowindow-${row}`, env, endBy: 'idle', nodeArgs: nodeArgsFor(row) });
+    reportProfile(row);
     const measurement = { ...m, label: `geowindow, ${windowMs / 1000} s tumbling windows, KEY_BY=${keyBy}${keyBy.includes('h3') ? ` (H3 resolution ${h3Resolution})` : ''}` };
     const emitted = await readEmitted(brokers, outputTopic, windowMs, parseGeowindowV2, ctx.progressSeconds);
     const check = compareWindows(expectedForGeowindow(), emitted);
@@ -191,7 +218,8 @@ async function zoneRow(row: WindowRow, keyBy: string): Promise<RowResult> {
 async function measureRow(row: WindowRow): Promise<RowResult> {
   switch (row) {
     case 'count': {
-      const m = await measureGeowindow(ctx, { workers, tag: 'geowindow-count', env: { WINDOW: 'count', KEY_BY: 'partition' } });
+      const m = await measureGeowindow(ctx, { workers, tag: 'geowindow-count', env: { WINDOW: 'count', KEY_BY: 'partition' }, nodeArgs: nodeArgsFor(row) });
+      reportProfile(row);
       return { row, measurement: { ...m, label: 'geowindow, count windows (KEY_BY=partition)' } };
     }
     case 'zone':
@@ -266,7 +294,7 @@ const report = windowsSection({
 });
 writeJson(join(run.outDir, 'summary.json'), { ...report.summary, results, failures: Object.fromEntries(failures), skipped: Object.fromEntries(skipped) });
 process.stdout.write(`\n${report.markdown}\n`);
-if (values['no-append'] !== true) {
+if (values['no-append'] !== true && !cpuProf) {
   appendResults(report.markdown);
   say('appended to bench/RESULTS.md');
 }

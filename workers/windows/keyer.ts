@@ -2,6 +2,7 @@ import { latLngToCell } from 'h3-js';
 import type { KeySpec } from '../../src/protocol/messages.js';
 import { KEY_KINDS, type KeyKind } from '../../src/shared/keys.js';
 import { loadZones, type ZoneSet } from '../../src/shared/zones/zone-set.js';
+import { NOT_LOOKED_UP, PlaceCache } from './place-cache.js';
 
 /** The zones of the last task, kept for the life of the worker: every task of a deployment names the same file. */
 let zones: { readonly file: string; readonly idProperty: string; readonly set: ZoneSet } | undefined;
@@ -13,12 +14,23 @@ function zoneSet(spec: NonNullable<KeySpec['zones']>): ZoneSet {
   return zones.set;
 }
 
+/** Devices' last places, for the zone set and H3 resolution they were keyed with; kept across tasks (a Keyer lives for one partition's spec). */
+let places: { readonly zones: ZoneSet | undefined; readonly h3Resolution: number; readonly cache: PlaceCache } | undefined;
+
+function placeCache(zoneSet: ZoneSet | undefined, h3Resolution: number): PlaceCache {
+  if (places === undefined || places.zones !== zoneSet || places.h3Resolution !== h3Resolution) {
+    places = { zones: zoneSet, h3Resolution, cache: new PlaceCache() };
+  }
+  return places.cache;
+}
+
 /**
  * Turns a reading into its key ids, one per configured kind, into `ids`
  * (null where the record has no key of that kind: a point in no zone when
  * unmatched points are dropped). The ids are strings the zone set, h3-js and
  * the decoder's string table already hold, so a record allocates at most the
- * H3 cell's id.
+ * H3 cell's id, and a device that has not moved reuses its last zone and
+ * cell (place-cache.ts).
  */
 export class Keyer {
   readonly kinds: readonly KeyKind[];
@@ -29,6 +41,8 @@ export class Keyer {
   readonly #zoneUnmatched: string | null;
   readonly #h3Resolution: number;
   readonly #kindCodes: Uint8Array;
+  /** Only when a zone or H3 kind is configured: the other kinds cost less than the cache. */
+  readonly #places: PlaceCache | undefined;
 
   constructor(spec: KeySpec) {
     this.kinds = spec.by;
@@ -38,18 +52,25 @@ export class Keyer {
     this.#zoneUnmatched = spec.zoneUnmatched;
     this.#h3Resolution = spec.h3Resolution;
     this.#kindCodes = Uint8Array.from(spec.by, (kind) => KEY_KINDS.indexOf(kind));
+    this.#places = spec.by.includes('zone') || spec.by.includes('h3') ? placeCache(this.#zones, this.#h3Resolution) : undefined;
   }
 
   /** Fills `ids` for a point; returns false when the point fell in no zone and was not grouped (it still counts under the other kinds). */
   keys(lon: number, lat: number, deviceId: string): boolean {
     let zoned = true;
+    const places = this.#places;
+    places?.at(deviceId, lon, lat);
     for (let k = 0; k < this.#kindCodes.length; k++) {
       switch (KEY_KINDS[this.#kindCodes[k]!]) {
         case 'partition':
           this.ids[k] = this.#partitionId;
           break;
         case 'zone': {
-          const zone = this.#zones!.lookup(lon, lat);
+          let zone = places!.zone;
+          if (zone === NOT_LOOKED_UP) {
+            zone = this.#zones!.lookup(lon, lat);
+            places!.zone = zone;
+          }
           if (zone < 0) {
             zoned = false;
             this.ids[k] = this.#zoneUnmatched;
@@ -59,7 +80,7 @@ export class Keyer {
           break;
         }
         case 'h3':
-          this.ids[k] = latLngToCell(lat, lon, this.#h3Resolution);
+          this.ids[k] = places!.h3 ??= latLngToCell(lat, lon, this.#h3Resolution);
           break;
         case 'device':
           this.ids[k] = deviceId;
