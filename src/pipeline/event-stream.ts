@@ -2,7 +2,6 @@ import type { Chunk } from '../chunks/chunk.js';
 import type { DeadLetterReason } from '../decode/reasons.js';
 import { WorkerTaskError } from '../errors.js';
 import { aggregateV2Key, timeWindowRecord } from '../output/aggregate-v2.js';
-import { aggregateV2Json } from '../output/aggregate-v2-json.js';
 import type { BadRow, EventChunkResult } from '../protocol/messages.js';
 import { lastWindowEnd } from '../shared/windows/assign.js';
 import { Boundaries, decodeCheckpoint, encodeCheckpoint } from '../windows/checkpoint.js';
@@ -402,7 +401,7 @@ export class EventStream {
       }
       const key = next.value;
       const record = timeWindowRecord(kind, emission.window, key, emission.closedBy, this.topic, this.partition, emission.emittedAt);
-      const value = aggregateV2Json(record);
+      const value = JSON.stringify(record);
       const bytes = value.length;
       inFlight.outputBytes += bytes;
       emission.outstanding++;
