@@ -10,6 +10,15 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPT = join(ROOT, 'scripts', 'patch-kafkajs.mjs');
 const INSTALLED = dirname(createRequire(join(ROOT, 'package.json')).resolve('kafkajs/package.json'));
 const QUEUE_FILE = join('src', 'network', 'requestQueue', 'index.js');
+/** Every file the script patches. */
+const FILES = [
+  QUEUE_FILE,
+  join('src', 'protocol', 'encoder.js'),
+  join('src', 'protocol', 'recordBatch', 'crc32C', 'crc32C.js'),
+  join('src', 'protocol', 'recordBatch', 'record', 'v0', 'index.js'),
+  join('src', 'protocol', 'requests', 'produce', 'v3', 'request.js'),
+];
+const MARK = "Patched by geowindow's scripts/patch-kafkajs.mjs";
 
 const dir = mkdtempSync(join(tmpdir(), 'geowindow-patch-kafkajs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,6 +43,8 @@ function patch(kafkajsDir: string, ...args: string[]) {
 }
 
 const queueSource = (kafkajsDir: string) => readFileSync(join(kafkajsDir, QUEUE_FILE), 'utf8');
+/** The text of every file the script patches, by file. */
+const sources = (kafkajsDir: string) => Object.fromEntries(FILES.map((file) => [file, readFileSync(join(kafkajsDir, file), 'utf8')]));
 
 /** The parts of kafkajs's RequestQueue the test drives. */
 interface RequestQueue {
@@ -62,26 +73,70 @@ function timerDelays(work: () => void): number[] {
 }
 
 describe('scripts/patch-kafkajs.mjs', () => {
-  it('patches kafkajs 2.2.4 as published, and a second run changes nothing', () => {
+  it('patches every file of kafkajs 2.2.4 as published, a second run changes nothing, and --revert restores each byte for byte', () => {
     const copy = publishedCopy();
-    const published = queueSource(copy);
+    const published = sources(copy);
     expect(patch(copy, '--check').code).toBe(1);
 
     const first = patch(copy);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toContain(': patched');
-    const patched = queueSource(copy);
-    expect(patched).not.toBe(published);
-    expect(patched).toContain('if (this.throttleCheckTimeoutId || this.pending.length === 0) return');
+    const patched = sources(copy);
+    for (const file of FILES) {
+      expect(first.stdout).toContain(`${join(copy, file)}: patched (`);
+      expect(patched[file]).not.toBe(published[file]);
+      expect(patched[file]).toContain(MARK);
+    }
+    expect(patched[QUEUE_FILE]).toContain('if (this.throttleCheckTimeoutId || this.pending.length === 0) return');
 
     const second = patch(copy);
     expect(second.code, second.stderr).toBe(0);
-    expect(second.stdout).toContain(': already patched');
-    expect(queueSource(copy)).toBe(patched);
-    expect(patch(copy, '--check').code).toBe(0);
+    for (const file of FILES) expect(second.stdout).toContain(`${join(copy, file)}: already patched`);
+    expect(sources(copy)).toEqual(patched);
+    const check = patch(copy, '--check');
+    expect(check.code).toBe(0);
+    for (const file of FILES) expect(check.stdout).toContain(`${join(copy, file)}: patched`);
 
     expect(patch(copy, '--revert').code).toBe(0);
-    expect(queueSource(copy)).toBe(published);
+    expect(sources(copy)).toEqual(published);
+    const again = patch(copy, '--revert');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(': already published');
+    expect(sources(copy)).toEqual(published);
+  });
+
+  it('patches the rest of a copy whose request queue the earlier script patched', () => {
+    const copy = publishedCopy();
+    const published = sources(copy);
+    const full = publishedCopy();
+    expect(patch(full).code).toBe(0);
+    writeFileSync(join(copy, QUEUE_FILE), queueSource(full));
+    expect(patch(copy, '--check').code).toBe(1);
+
+    const result = patch(copy);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`${join(copy, QUEUE_FILE)}: already patched`);
+    expect(result.stdout).toContain(`${join(copy, FILES[1]!)}: patched (`);
+    expect(sources(copy)).toEqual(sources(full));
+    expect(patch(copy, '--revert').code).toBe(0);
+    expect(sources(copy)).toEqual(published);
+  });
+
+  it('refuses, changing no file, when one is neither published nor patched: patching, checking or reverting', () => {
+    const copy = publishedCopy();
+    expect(patch(copy).code).toBe(0);
+    const encoder = join(copy, FILES[1]!);
+    writeFileSync(encoder, readFileSync(encoder, 'utf8').replace('const DOUBLE_SIZE = 8', 'const DOUBLE_SIZE = 8 // edited'));
+    // The request queue, read before the encoder, is put back as published: a run that patched file by file would patch it.
+    writeFileSync(join(copy, QUEUE_FILE), queueSource(publishedCopy()));
+    const before = sources(copy);
+
+    for (const args of [[], ['--check'], ['--revert']]) {
+      const result = patch(copy, ...args);
+      expect(result.code, args.join(' ')).toBe(1);
+      expect(result.stderr).toContain(`ERROR: ${encoder} is neither kafkajs 2.2.4's published file nor the patched one`);
+      expect(sources(copy)).toEqual(before);
+    }
+    for (const file of FILES) expect(existsSync(join(copy, `${file}.geowindow-tmp`))).toBe(false);
   });
 
   it('refuses a request queue that is neither the published file nor the patched one, and leaves it alone', () => {
