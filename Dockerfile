@@ -23,8 +23,9 @@ FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
-# The one install script geowindow needs: kafkajs 2.2.4's idle request-queue
-# timer (negative on Node 24, a 1 ms wake-up loop on any runtime), patched.
+# The one install script geowindow needs: kafkajs 2.2.4 patched (the idle
+# request-queue timer, a 1 ms wake-up loop; and the cost of encoding produce
+# requests and decoding fetches). See the script's header.
 COPY scripts/patch-kafkajs.mjs scripts/
 RUN node scripts/patch-kafkajs.mjs
 
