@@ -137,7 +137,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
     'starting geowindow',
   );
   logger.info(
-    { ...describePlan(plan), mainSemiSpaceMb: youngGeneration().semiSpaceMb, mainSemiSpaceFrom: youngGeneration().source },
+    { ...describePlan(plan), mainSemiSpaceMb: youngGeneration().semiSpaceMb, mainSemiSpaceFrom: youngGeneration().source, mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null },
     `memory budget ${Math.round(plan.budget.bytes / MB)} MB from ${plan.budget.source}`,
   );
 

@@ -149,6 +149,8 @@ export async function measureGeowindow(ctx: RunContext, options: GeowindowOption
     METRICS_PORT: String(port),
     METRICS_HOST: '127.0.0.1',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    // As the image sets it, and `geowindow run` on Node.js 22.15 and later (src/memory/malloc-arenas.ts).
+    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
     ...options.env,
   };
   const args = ['--expose-gc', ...(options.nodeArgs ?? []), CLI, 'run'];

@@ -6,6 +6,7 @@
  * exit 4. The size can only be set when the process starts, so
  * `geowindow run` starts itself again with the flag when it was not given.
  */
+import { withMallocArenas } from './malloc-arenas.js';
 
 /** Semi-space the service plans for and sets: Node 20's own maximum, the size it was measured and tuned at. */
 export const MAIN_SEMI_SPACE_MB = 16;
@@ -72,7 +73,8 @@ export function youngGeneration(
 /**
  * Where the runtime would size the young generation beyond the plan, starts
  * this process again in its place (same pid, arguments and environment) with
- * `--max-semi-space-size=MAIN_SEMI_SPACE_MB`. Returns only when no restart is
+ * `--max-semi-space-size=MAIN_SEMI_SPACE_MB`, and MALLOC_ARENA_MAX unless set
+ * (malloc-arenas.ts). Returns only when no restart is
  * needed (Node 20, or the flag given) or possible (Node 22 before 22.15).
  */
 export function boundYoungGeneration(): void {
@@ -80,6 +82,6 @@ export function boundYoungGeneration(): void {
   runtime.execve(
     process.execPath,
     [process.execPath, `--max-semi-space-size=${MAIN_SEMI_SPACE_MB}`, ...process.execArgv, ...process.argv.slice(1)],
-    process.env,
+    withMallocArenas(process.env),
   );
 }

@@ -24,6 +24,8 @@ function node24(): { node: string } | { reason: string } {
 interface IdleRun {
   readonly code: number | null;
   readonly stderr: string;
+  /** The start-up line of the memory plan. */
+  readonly budget: LogLine | undefined;
 }
 
 /**
@@ -47,13 +49,15 @@ async function startIdleAndStop(node: string, brokers: string): Promise<IdleRun>
   };
   delete env.NODE_NO_WARNINGS;
   delete env.NODE_OPTIONS;
+  delete env.MALLOC_ARENA_MAX;
   const child = spawn(node, [CLI, 'run'], { env, stdio: 'pipe' });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stderr = '';
   let stdout = '';
   child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
   child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
-  const joined = () => stdout.split('\n').some((line) => line.startsWith('{') && (JSON.parse(line) as LogLine).msg === 'joined the consumer group');
+  const lines = () => stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as LogLine);
+  const joined = () => lines().some((line) => line.msg === 'joined the consumer group');
   try {
     await waitFor('the service to join its group', async () => (joined() ? true : undefined), JOIN_TIMEOUT_MS, () =>
       child.exitCode === null ? undefined : `the service exited with ${child.exitCode}: ${stderr}`,
@@ -62,7 +66,8 @@ async function startIdleAndStop(node: string, brokers: string): Promise<IdleRun>
   } finally {
     if (child.exitCode === null) child.kill('SIGTERM');
   }
-  return { code: await exited, stderr };
+  const code = await exited;
+  return { code, stderr, budget: lines().find((line) => line.msg.startsWith('memory budget ')) };
 }
 
 describe('kafkajs without warnings on the supported runtimes', () => {
@@ -78,6 +83,8 @@ describe('kafkajs without warnings on the supported runtimes', () => {
     expect(run.stderr).not.toContain('TimeoutNegativeWarning');
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
+    // Node 20 cannot start itself again (no process.execve): glibc's malloc keeps its default arenas.
+    if (Number(process.versions.node.split('.')[0]) < 22) expect(run.budget?.mallocArenaMax).toBeNull();
   });
 
   it('starts and idles on the pinned Node.js 24 with nothing on stderr: no TimeoutNegativeWarning', async (context) => {
@@ -89,5 +96,9 @@ describe('kafkajs without warnings on the supported runtimes', () => {
     expect(run.stderr).not.toContain('TimeoutNegativeWarning');
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
+    // Started without the flag, run started itself again (same pid) with it, and with fewer malloc arenas.
+    expect(run.budget?.mainSemiSpaceFrom).toBe('flag');
+    expect(run.budget?.mainSemiSpaceMb).toBe(16);
+    expect(run.budget?.mallocArenaMax).toBe('2');
   });
 });
