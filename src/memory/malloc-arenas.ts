@@ -4,7 +4,8 @@
  * main thread, every worker and libuv's pool all allocate outside the V8
  * heap (buffers, fetches, produce requests), so the arenas' retained pages
  * add up: on the zone-window benchmark (2 workers) MALLOC_ARENA_MAX=2 took
- * peak RSS from 430 to 386 MB at the same records/s. The Docker image sets
+ * the median peak RSS of 3 runs from 424 to 397 MB (16 arenas, glibc's
+ * default on 2 cores) at the same records/s. The Docker image sets
  * it; `geowindow run` sets it when it starts itself again (young-generation.ts)
  * and the variable is unset. It has no effect on a C library other than glibc.
  */
