@@ -15,6 +15,7 @@ import { loadCounties, writeCountiesGeoJson } from './lib/counties.js';
 import { cleanUp, withAdmin } from './lib/dataset.js';
 import { brokersOf, parseFlags, positiveInteger, progressSeconds } from './lib/options.js';
 import { ensureQuixVenv, measureQuix } from './lib/quix.js';
+import { parseRuntimes, type Runtime } from './lib/runtimes.js';
 import { beginRun } from './lib/report.js';
 import { MissingTool, measureGeowindow, type RunContext } from './lib/systems.js';
 import {
@@ -62,6 +63,8 @@ Quix Streams, on one data set of readings inside the 3,231 US counties.
   --cpu-prof            run the geowindow rows under node --cpu-prof (main thread and
                         workers) and print where their time goes; profiles are slower,
                         so the rows' figures are not appended to bench/RESULTS.md
+  --runtime NODE        the Node.js binary the geowindow rows run on ("node", the
+                        harness's own, by default; e.g. "$(bash scripts/node24.sh)")
   --node-args ARGS      extra node flags for the geowindow rows (space-separated), for
                         experiments such as V8 heap flags
   --no-append           do not append to bench/RESULTS.md (raw JSON is still written)`;
@@ -83,6 +86,7 @@ const values = parseFlags(
     skip: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     'node-args': { type: 'string', default: '' },
+    runtime: { type: 'string', default: 'node' },
   },
   USAGE,
 );
@@ -133,6 +137,9 @@ const only = rowList(values.only);
 const skip = new Set(rowList(values.skip));
 const cpuProf = values['cpu-prof'] === true;
 const extraNodeArgs = (values['node-args'] ?? '').split(' ').filter(Boolean);
+const [geowindowRuntime] = parseRuntimes(values.runtime) as [Runtime];
+/** Row labels name the runtime when it is not the harness's own. */
+const onRuntime = geowindowRuntime.current ? '' : ` on Node.js ${geowindowRuntime.version}`;
 const selected = WINDOW_ROWS.filter((r) => (only.length === 0 ? DEFAULT_WINDOW_ROWS.includes(r) : only.includes(r)) && !skip.has(r));
 
 const run = beginRun('windows', 'npm run bench:windows');
@@ -204,9 +211,9 @@ async function zoneRow(row: WindowRow, keyBy: string): Promise<RowResult> {
       OUTPUT_TOPIC: outputTopic,
       DLQ_TOPIC: dlqTopic,
     };
-    const m = await measureGeowindow(ctx, { workers, tag: `geowindow-${row}`, env, endBy: 'idle', nodeArgs: nodeArgsFor(row) });
+    const m = await measureGeowindow(ctx, { workers, tag: `geowindow-${row}`, env, endBy: 'idle', nodeArgs: nodeArgsFor(row), runtime: geowindowRuntime });
     reportProfile(row);
-    const measurement = { ...m, label: `geowindow, ${windowMs / 1000} s tumbling windows, KEY_BY=${keyBy}${keyBy.includes('h3') ? ` (H3 resolution ${h3Resolution})` : ''}` };
+    const measurement = { ...m, label: `geowindow, ${windowMs / 1000} s tumbling windows, KEY_BY=${keyBy}${keyBy.includes('h3') ? ` (H3 resolution ${h3Resolution})` : ''}${onRuntime}` };
     const emitted = await readEmitted(brokers, outputTopic, windowMs, parseGeowindowV2, ctx.progressSeconds);
     const check = compareWindows(expectedForGeowindow(), emitted);
     return { row, measurement, emitted: { messages: emitted.messages, zoneMessages: emitted.zoneMessages, closedBy: emitted.closedBy }, check, deadLettered: await dlqRecords(dlqTopic) };
@@ -218,9 +225,9 @@ async function zoneRow(row: WindowRow, keyBy: string): Promise<RowResult> {
 async function measureRow(row: WindowRow): Promise<RowResult> {
   switch (row) {
     case 'count': {
-      const m = await measureGeowindow(ctx, { workers, tag: 'geowindow-count', env: { WINDOW: 'count', KEY_BY: 'partition' }, nodeArgs: nodeArgsFor(row) });
+      const m = await measureGeowindow(ctx, { workers, tag: 'geowindow-count', env: { WINDOW: 'count', KEY_BY: 'partition' }, nodeArgs: nodeArgsFor(row), runtime: geowindowRuntime });
       reportProfile(row);
-      return { row, measurement: { ...m, label: 'geowindow, count windows (KEY_BY=partition)' } };
+      return { row, measurement: { ...m, label: `geowindow, count windows (KEY_BY=partition)${onRuntime}` } };
     }
     case 'zone':
       return zoneRow(row, 'zone');

@@ -8,7 +8,7 @@ import { loadConfig, renderConfig, secretValues } from './config/config.js';
 import { ConfigError, ConfigErrors, EXIT, UsageError } from './errors.js';
 import { createLogger } from './logger.js';
 import { memoryPlanFor } from './memory/service-plan.js';
-import { boundYoungGeneration } from './memory/young-generation.js';
+import { restartWithPlannedHeap } from './memory/heap-restart.js';
 import { runService } from './service.js';
 import { checkZones, zoneHeapBytes } from './windows/event-settings.js';
 
@@ -36,9 +36,9 @@ async function main(argv: readonly string[]): Promise<number> {
   const [command, ...args] = argv;
   switch (command) {
     case 'run': {
-      // Before anything else: may start this process again with a bounded young generation.
-      boundYoungGeneration();
       const config = loadConfig(process.env);
+      // Before anything else starts: may start this process again with the heap the memory plan counts on.
+      restartWithPlannedHeap(config);
       return runService(config, createLogger(config.logLevel, 'geowindow', secretValues(config)));
     }
     case 'config': {

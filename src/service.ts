@@ -17,6 +17,7 @@ import { MemoryMonitor } from './memory/monitor.js';
 import { measureFloor } from './memory/floor.js';
 import type { MemoryPlan } from './memory/plan.js';
 import { describePlan, memoryPlanFor } from './memory/service-plan.js';
+import { describeMainHeap } from './memory/main-heap.js';
 import { youngGeneration } from './memory/young-generation.js';
 import { processMemory } from './memory/probe.js';
 import { Pipeline } from './pipeline/pipeline.js';
@@ -137,7 +138,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
     'starting geowindow',
   );
   logger.info(
-    { ...describePlan(plan), mainSemiSpaceMb: youngGeneration().semiSpaceMb, mainSemiSpaceFrom: youngGeneration().source, mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null },
+    { ...describePlan(plan), mainSemiSpaceMb: youngGeneration().semiSpaceMb, mainSemiSpaceFrom: youngGeneration().source, ...describeMainHeap(), mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null },
     `memory budget ${Math.round(plan.budget.bytes / MB)} MB from ${plan.budget.source}`,
   );
 

@@ -6,7 +6,7 @@
  * add up: on the zone-window benchmark (2 workers) MALLOC_ARENA_MAX=2 took
  * the median peak RSS of 3 runs from 424 to 397 MB (16 arenas, glibc's
  * default on 2 cores) at the same records/s. The Docker image sets
- * it; `geowindow run` sets it when it starts itself again (young-generation.ts)
+ * it; `geowindow run` sets it when it starts itself again (heap-restart.ts)
  * and the variable is unset. It has no effect on a C library other than glibc.
  */
 export const MALLOC_ARENA_MAX = '2';

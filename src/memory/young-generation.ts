@@ -4,9 +4,9 @@
  * semi-spaces, Node 24 (V8 13) grows them to 64 MB under allocation, which
  * took a 256 MB budget's peak RSS from 175 to 246 MB and the service into
  * exit 4. The size can only be set when the process starts, so
- * `geowindow run` starts itself again with the flag when it was not given.
+ * `geowindow run` starts itself again with the flag when it was not given
+ * (heap-restart.ts).
  */
-import { withMallocArenas } from './malloc-arenas.js';
 
 /** Semi-space the service plans for and sets: Node 20's own maximum, the size it was measured and tuned at. */
 export const MAIN_SEMI_SPACE_MB = 16;
@@ -21,7 +21,6 @@ const YOUNG_GENERATION_SEMI_SPACES = 2;
 /** The last Node.js major whose V8 never grows a semi-space past MAIN_SEMI_SPACE_MB. */
 const LAST_SMALL_YOUNG_GENERATION_MAJOR = 20;
 
-const FLAG = /^--max[-_]semi[-_]space[-_]size(?:=(\d+))?$/;
 
 /** How big the main thread's semi-spaces can grow, and who decided it. */
 export interface YoungGeneration {
@@ -34,12 +33,13 @@ export interface YoungGeneration {
   readonly restart: boolean;
 }
 
-/** `--max-semi-space-size` as given in node's arguments or NODE_OPTIONS (the arguments win, as in node), else undefined. */
-export function semiSpaceFlag(execArgv: readonly string[], nodeOptions: string | undefined): number | undefined {
+/** A V8 size flag (in MB) as given in node's arguments or NODE_OPTIONS (the arguments win, as in node), else undefined. */
+export function nodeSizeFlag(name: 'max-semi-space-size' | 'max-old-space-size', execArgv: readonly string[], nodeOptions: string | undefined): number | undefined {
+  const flag = new RegExp(`^--${name.replace(/-/g, '[-_]')}(?:=(\\d+))?$`);
   let found: number | undefined;
   const scan = (args: readonly string[]) => {
     for (let i = 0; i < args.length; i++) {
-      const match = FLAG.exec(args[i]!);
+      const match = flag.exec(args[i]!);
       if (match === null) continue;
       const value = match[1] ?? args[i + 1];
       if (value !== undefined && /^\d+$/.test(value)) found = Number(value);
@@ -50,9 +50,14 @@ export function semiSpaceFlag(execArgv: readonly string[], nodeOptions: string |
   return found;
 }
 
+/** `--max-semi-space-size` as given in node's arguments or NODE_OPTIONS, else undefined. */
+export function semiSpaceFlag(execArgv: readonly string[], nodeOptions: string | undefined): number | undefined {
+  return nodeSizeFlag('max-semi-space-size', execArgv, nodeOptions);
+}
+
 /** process.execve: Node 22.15 and later; @types/node 20 does not declare it. */
-type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
-const runtime = process as { execve?: Execve };
+export type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
+export const runtime = process as { execve?: Execve };
 
 /** The main thread's young generation as `geowindow run` has it, and so as the plan counts it. */
 export function youngGeneration(
@@ -68,20 +73,4 @@ export function youngGeneration(
     return { semiSpaceMb: MAIN_SEMI_SPACE_MB, source: 'geowindow', bytes: bytes(MAIN_SEMI_SPACE_MB), restart: nodeMajor > LAST_SMALL_YOUNG_GENERATION_MAJOR };
   }
   return { semiSpaceMb: UNBOUNDED_SEMI_SPACE_MB, source: 'runtime', bytes: bytes(UNBOUNDED_SEMI_SPACE_MB), restart: false };
-}
-
-/**
- * Where the runtime would size the young generation beyond the plan, starts
- * this process again in its place (same pid, arguments and environment) with
- * `--max-semi-space-size=MAIN_SEMI_SPACE_MB`, and MALLOC_ARENA_MAX unless set
- * (malloc-arenas.ts). Returns only when no restart is
- * needed (Node 20, or the flag given) or possible (Node 22 before 22.15).
- */
-export function boundYoungGeneration(): void {
-  if (!youngGeneration().restart || runtime.execve === undefined) return;
-  runtime.execve(
-    process.execPath,
-    [process.execPath, `--max-semi-space-size=${MAIN_SEMI_SPACE_MB}`, ...process.execArgv, ...process.argv.slice(1)],
-    withMallocArenas(process.env),
-  );
 }

@@ -83,8 +83,11 @@ describe('kafkajs without warnings on the supported runtimes', () => {
     expect(run.stderr).not.toContain('TimeoutNegativeWarning');
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    // Node 20 cannot start itself again (no process.execve): glibc's malloc keeps its default arenas.
-    if (Number(process.versions.node.split('.')[0]) < 22) expect(run.budget?.mallocArenaMax).toBeNull();
+    // Node 20 cannot start itself again (no process.execve): glibc's malloc keeps its default arenas, V8 its heap limit.
+    if (Number(process.versions.node.split('.')[0]) < 22) {
+      expect(run.budget?.mallocArenaMax).toBeNull();
+      expect(run.budget?.mainOldSpaceMb).toBeNull();
+    }
   });
 
   it('starts and idles on the pinned Node.js 24 with nothing on stderr: no TimeoutNegativeWarning', async (context) => {
@@ -100,5 +103,9 @@ describe('kafkajs without warnings on the supported runtimes', () => {
     expect(run.budget?.mainSemiSpaceFrom).toBe('flag');
     expect(run.budget?.mainSemiSpaceMb).toBe(16);
     expect(run.budget?.mallocArenaMax).toBe('2');
+    // The default budget (1,024 MB, no container limit): the main heap's limit from the plan, not from the host's memory.
+    expect(run.budget?.mainOldSpaceMb).toBeGreaterThanOrEqual(256);
+    expect(run.budget?.mainOldSpaceMb).toBeLessThan(1024);
+    expect(run.budget?.mainHeapLimitMb).toBeLessThan(1024 + 128);
   });
 });
