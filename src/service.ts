@@ -58,6 +58,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
   const workers: WorkerPool = new WorkerPool({
     threads: config.workers,
     limits: estimate.worker,
+    workerData: { zones: zones === undefined ? null : { file: config.zonesFile!, idProperty: config.zoneIdProperty, shared: zones.toShared() } },
     logger,
     events: {
       workerDied: (outOfMemory) => {

@@ -10,6 +10,7 @@ import type {
   EventTask,
   WarmUpResult,
   WarmUpTask,
+  WorkerData,
 } from '../protocol/messages.js';
 
 /** The compiled worker entry, beside this module's compiled output (dist/src -> dist/workers). */
@@ -33,6 +34,8 @@ export interface WorkerPoolOptions {
   readonly logger: Logger;
   readonly events: WorkerPoolEvents;
   readonly filename?: string;
+  /** Given to every worker as it starts, a replaced one included. */
+  readonly workerData?: WorkerData;
 }
 
 /** How long a warm-up task holds its worker: long enough for the others to be handed out elsewhere. */
@@ -69,6 +72,7 @@ export class WorkerPool implements Aggregator {
       maxThreads: options.threads,
       idleTimeout: Number.POSITIVE_INFINITY,
       resourceLimits: options.limits,
+      workerData: options.workerData ?? { zones: null },
     });
     // A worker error outside a task must not crash the process; piscina replaces the worker.
     this.#pool.on('error', (error: unknown) => options.logger.error({ err: error }, 'aggregation worker failed'));

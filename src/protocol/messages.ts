@@ -3,6 +3,7 @@ import type { DeadLetterReason } from '../decode/reasons.js';
 import type { PartialAggregate } from '../shared/aggregate/partial.js';
 import type { KeyKind } from '../shared/keys.js';
 import type { TimeWindowSpec } from '../shared/windows/assign.js';
+import type { SharedZoneIndex } from '../shared/zones/zone-set.js';
 
 /**
  * The messages that cross between the main thread and the aggregation
@@ -63,6 +64,15 @@ export interface ChunkResult {
 }
 
 /** How a worker keys records (KEY_BY and what each kind needs). */
+/**
+ * What every worker gets when it starts (piscina's workerData): the zones the
+ * main thread loaded and checked, on shared memory, so no worker reads and
+ * parses the file again.
+ */
+export interface WorkerData {
+  readonly zones: { readonly file: string; readonly idProperty: string; readonly shared: SharedZoneIndex } | null;
+}
+
 export interface KeySpec {
   readonly by: readonly KeyKind[];
   /** The source partition: the id of `partition` keys. */

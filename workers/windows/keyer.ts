@@ -1,15 +1,21 @@
+import { workerData } from 'node:worker_threads';
 import { latLngToCell } from 'h3-js';
-import type { KeySpec } from '../../src/protocol/messages.js';
+import type { KeySpec, WorkerData } from '../../src/protocol/messages.js';
 import { KEY_KINDS, type KeyKind } from '../../src/shared/keys.js';
-import { loadZones, type ZoneSet } from '../../src/shared/zones/zone-set.js';
+import { loadZones, zonesFromShared, type ZoneSet } from '../../src/shared/zones/zone-set.js';
 import { NOT_LOOKED_UP, PlaceCache } from './place-cache.js';
 
 /** The zones of the last task, kept for the life of the worker: every task of a deployment names the same file. */
 let zones: { readonly file: string; readonly idProperty: string; readonly set: ZoneSet } | undefined;
 
+/** The main thread's index when it shared the same file and id property, else (a pool started without it) the file itself. */
+export function zonesFor(spec: NonNullable<KeySpec['zones']>, given: WorkerData['zones'] | undefined, load = loadZones): ZoneSet {
+  return given?.file === spec.file && given.idProperty === spec.idProperty ? zonesFromShared(given.shared) : load(spec.file, spec.idProperty);
+}
+
 function zoneSet(spec: NonNullable<KeySpec['zones']>): ZoneSet {
   if (zones === undefined || zones.file !== spec.file || zones.idProperty !== spec.idProperty) {
-    zones = { file: spec.file, idProperty: spec.idProperty, set: loadZones(spec.file, spec.idProperty) };
+    zones = { file: spec.file, idProperty: spec.idProperty, set: zonesFor(spec, (workerData as WorkerData | null | undefined)?.zones) };
   }
   return zones.set;
 }

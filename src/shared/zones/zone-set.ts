@@ -1,14 +1,16 @@
 /**
  * The zones API both threads code against: load a zones file once, then ask
  * which zone holds a point. The main thread loads at start-up to validate
- * (a bad file stops the service with exit code 3); each worker loads its own
- * copy to key records by zone. Pure: no logger, no metrics, no Kafka.
+ * (a bad file stops the service with exit code 3) and shares the index with
+ * the workers, which key records by zone with it. Pure: no logger, no metrics, no Kafka.
  */
 import { readFileSync } from 'node:fs';
 import type { MultiPolygon, Polygon } from 'geojson';
 import { ZonesFileError } from '../../errors.js';
 import { parseZoneFeatures, readZoneFeatures } from './zone-file.js';
-import { ZoneIndex } from './zone-index.js';
+import { ZoneIndex, type SharedZoneIndex } from './zone-index.js';
+
+export type { SharedZoneIndex } from './zone-index.js';
 
 /** What is odd in a zones file but still usable; each a count, logged at start-up. */
 export interface ZoneOddities {
@@ -52,6 +54,8 @@ export interface ZoneSet {
   /** [west, south, east, north] over all zones. */
   readonly extent: readonly [number, number, number, number];
   readonly oddities: ZoneOddities;
+  /** The index for another thread, on shared memory (see SharedZoneIndex); zonesFromShared there. */
+  toShared(): SharedZoneIndex;
 }
 
 /** Reads, checks and indexes a zones file; throws ZonesFileError naming the file and the first bad feature. */
@@ -73,4 +77,9 @@ export function parseZones(text: string, source: string, idProperty: string): Zo
 /** Same as parseZones, from GeoJSON already parsed (a FeatureCollection or a Feature). */
 export function zonesFromGeoJson(value: unknown, source: string, idProperty: string): ZoneSet {
   return new ZoneIndex(source, readZoneFeatures(value, source, idProperty));
+}
+
+/** The zones another thread loaded and shared (ZoneSet.toShared), without reading the file. */
+export function zonesFromShared(shared: SharedZoneIndex): ZoneSet {
+  return new ZoneIndex(shared);
 }
