@@ -45,8 +45,7 @@ async function main(argv: readonly string[]): Promise<number> {
       if (args.length > 0) throw new UsageError('config takes no arguments: it reads the environment, as run does');
       const config = loadConfig(process.env);
       // Refused by run at start-up too: a bad zones file, a memory budget too small for the configuration.
-      checkZones(config);
-      memoryPlanFor(config, zoneHeapBytes(config));
+      memoryPlanFor(config, zoneHeapBytes(checkZones(config)));
       process.stdout.write(`${JSON.stringify(renderConfig(config), null, 2)}\n`);
       return EXIT.ok;
     }

@@ -42,7 +42,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
   // Throw ConfigErrors naming ZONES_FILE (a bad zones file) or MEMORY_LIMIT_MB (a budget too small for this configuration).
   const zones = checkZones(config);
   // Worker limits depend on the configuration only; the runtime's share is measured once the workers are up.
-  const estimate = memoryPlanFor(config, zoneHeapBytes(config));
+  const estimate = memoryPlanFor(config, zoneHeapBytes(zones));
   const kafka = createKafka({ brokers: config.brokers, clientId: config.clientId, logger, security: config });
   // The topic checks handle every broker answer about a topic themselves: the client's warnings would only repeat them.
   const topicKafka = createKafka({ brokers: config.brokers, clientId: config.clientId, logger: logger.child({}, { level: 'error' }), security: config });
@@ -71,7 +71,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
   let plan: MemoryPlan;
   try {
     const floorBytes = await measureFloor(() => workers.warmUp(), gc);
-    plan = memoryPlanFor(config, zoneHeapBytes(config), floorBytes);
+    plan = memoryPlanFor(config, zoneHeapBytes(zones), floorBytes);
   } catch (error) {
     await workers.destroy();
     throw error;

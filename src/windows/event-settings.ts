@@ -1,4 +1,3 @@
-import { statSync } from 'node:fs';
 import type { Config } from '../config/config.js';
 import type { MemoryPlan } from '../memory/plan.js';
 import type { OffsetCommitter } from '../pipeline/ports.js';
@@ -7,11 +6,12 @@ import { loadZones, type ZoneSet } from '../shared/zones/zone-set.js';
 import { StateBudget } from './window-store.js';
 
 /**
- * A parsed zones file takes several times its bytes of heap in each worker
- * (GeoJSON objects, the flat rings, the index); measured about 3x on the US
- * counties, doubled for garbage while loading.
+ * Heap a worker holds for the zones: their ids and the index object. The
+ * index's arrays are shared memory outside the worker heaps (the main thread
+ * shares its index, so no worker parses the file); an id of the us-atlas
+ * counties takes about 40 B with its array slot, so this is generous.
  */
-const ZONE_HEAP_PER_FILE_BYTE = 6;
+const ZONE_HEAP_PER_ZONE_BYTES = 128;
 
 /**
  * The zones file of KEY_BY=zone, read and checked once at start-up on the
@@ -23,10 +23,9 @@ export function checkZones(config: Config): ZoneSet | undefined {
   return loadZones(config.zonesFile, config.zoneIdProperty);
 }
 
-/** Heap each worker needs for its copy of the zone index, in bytes. */
-export function zoneHeapBytes(config: Config): number {
-  if (!config.keyBy.includes('zone') || config.zonesFile === undefined) return 0;
-  return statSync(config.zonesFile).size * ZONE_HEAP_PER_FILE_BYTE;
+/** Heap each worker needs for the zones the main thread shares with it (checkZones), in bytes. */
+export function zoneHeapBytes(zones: ZoneSet | undefined): number {
+  return zones === undefined ? 0 : zones.size * ZONE_HEAP_PER_ZONE_BYTES;
 }
 
 /** How event-time windows run, from the configuration and the memory plan; undefined for count windows. */
