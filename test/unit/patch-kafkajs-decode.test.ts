@@ -6,29 +6,13 @@
  * timestamps on both sides of 2^53 and deltas on both sides of 49 bits (where
  * the patched decoder leaves numbers for Long).
  */
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { publishedAndPatchedKafkajs } from '../support/kafkajs-copies.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SCRIPT = join(ROOT, 'scripts', 'patch-kafkajs.mjs');
-const INSTALLED = dirname(createRequire(join(ROOT, 'package.json')).resolve('kafkajs/package.json'));
 
-const scratch = mkdtempSync(join(tmpdir(), 'geowindow-patch-kafkajs-decode-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-function copy(name: string, ...args: string[]): string {
-  const dir = join(scratch, name);
-  cpSync(INSTALLED, dir, { recursive: true });
-  const result = spawnSync(process.execPath, [SCRIPT, '--dir', dir, ...args], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`patch-kafkajs.mjs ${args.join(' ')}: ${result.stderr}`);
-  return dir;
-}
 
 interface Long {
   toString(): string;
@@ -66,8 +50,9 @@ function kafkajs(dir: string): Kafkajs {
   };
 }
 
-const published = kafkajs(copy('published', '--revert'));
-const patched = kafkajs(copy('patched'));
+const copies = publishedAndPatchedKafkajs('patch-kafkajs-decode');
+const published = kafkajs(copies.published);
+const patched = kafkajs(copies.patched);
 
 /** Offsets and times: small, around 2^31 and 2^53, and past 2^53 as decimal strings (as kafkajs holds them). */
 const base = fc.oneof(

@@ -5,35 +5,18 @@
  * encoders no longer zero-fill their buffers: while they encode here, their
  * buffers come filled with a byte other than zero, so a byte they skip shows.
  */
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { publishedAndPatchedKafkajs } from '../support/kafkajs-copies.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SCRIPT = join(ROOT, 'scripts', 'patch-kafkajs.mjs');
-const INSTALLED = dirname(createRequire(join(ROOT, 'package.json')).resolve('kafkajs/package.json'));
 /** Date.now while requests are encoded: messages without a timestamp take it. */
 const NOW = 1_764_000_000_000;
 /** What the patched encoders' buffers hold before they are written. */
 const DIRT = 0xa5;
 
-const scratch = mkdtempSync(join(tmpdir(), 'geowindow-patch-kafkajs-encode-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
-
-/** A copy of the installed kafkajs in the state the script puts it in with `args`. */
-function copy(name: string, ...args: string[]): string {
-  const dir = join(scratch, name);
-  cpSync(INSTALLED, dir, { recursive: true });
-  const result = spawnSync(process.execPath, [SCRIPT, '--dir', dir, ...args], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`patch-kafkajs.mjs ${args.join(' ')}: ${result.stderr}`);
-  return dir;
-}
 
 /** The parts of kafkajs's Encoder the tests call. */
 interface Encoder {
@@ -69,8 +52,9 @@ function kafkajs(dir: string): Kafkajs {
   };
 }
 
-const published = kafkajs(copy('published', '--revert'));
-const patched = kafkajs(copy('patched'));
+const copies = publishedAndPatchedKafkajs('patch-kafkajs-encode');
+const published = kafkajs(copies.published);
+const patched = kafkajs(copies.patched);
 
 /** Buffer.allocUnsafe hands out buffers full of DIRT (the published encoders use Buffer.alloc, which it does not touch). */
 function dirtyAllocations() {

@@ -2,13 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { INSTALLED_KAFKAJS, PATCH_SCRIPT } from '../support/kafkajs-copies.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SCRIPT = join(ROOT, 'scripts', 'patch-kafkajs.mjs');
-const INSTALLED = dirname(createRequire(join(ROOT, 'package.json')).resolve('kafkajs/package.json'));
 const QUEUE_FILE = join('src', 'network', 'requestQueue', 'index.js');
 /** Every file the script patches. */
 const FILES = [
@@ -31,14 +28,14 @@ let copies = 0;
  */
 function publishedCopy(): string {
   const copy = join(dir, `kafkajs-${copies++}`);
-  cpSync(INSTALLED, copy, { recursive: true });
+  cpSync(INSTALLED_KAFKAJS, copy, { recursive: true });
   const reverted = patch(copy, '--revert');
   expect(reverted.code, reverted.stderr).toBe(0);
   return copy;
 }
 
 function patch(kafkajsDir: string, ...args: string[]) {
-  const result = spawnSync(process.execPath, [SCRIPT, '--dir', kafkajsDir, ...args], { encoding: 'utf8' });
+  const result = spawnSync(process.execPath, [PATCH_SCRIPT, '--dir', kafkajsDir, ...args], { encoding: 'utf8' });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
