@@ -26,6 +26,9 @@ import { checkZones, eventTimeSettings, zoneHeapBytes } from './windows/event-se
 /** `global.gc` when the process runs with --expose-gc. */
 const gc = typeof globalThis.gc === 'function' ? () => globalThis.gc?.() : undefined;
 
+/** V8's own share of a worker's heap limit beyond the old and young generations it was given (4 MB measured). */
+const WORKER_HEAP_SLACK_BYTES = 16 * MB;
+
 /** Idle windows are looked for this often at most, so a short WINDOW_IDLE_MS is honoured closely. */
 const MAX_IDLE_SWEEP_MS = 1000;
 
@@ -69,12 +72,22 @@ export async function runService(config: Config, logger: Logger): Promise<number
     },
   });
   let plan: MemoryPlan;
+  let workerHeapLimitBytes = 0;
   try {
-    const floorBytes = await measureFloor(() => workers.warmUp(), gc);
+    const floorBytes = await measureFloor(async () => {
+      workerHeapLimitBytes = (await workers.warmUp()).heapLimitBytes;
+    }, gc);
     plan = memoryPlanFor(config, zoneHeapBytes(zones), floorBytes);
   } catch (error) {
     await workers.destroy();
     throw error;
+  }
+  const plannedWorkerBytes = plan.workerHeapBytes / config.workers;
+  if (workerHeapLimitBytes > plannedWorkerBytes + WORKER_HEAP_SLACK_BYTES) {
+    logger.warn(
+      { workerHeapLimitMb: Math.round(workerHeapLimitBytes / MB), plannedMb: Math.round(plannedWorkerBytes / MB) },
+      'the aggregation workers report a larger heap limit than the memory plan gave them: a V8 flag may be overriding their resourceLimits',
+    );
   }
   const chunks = new ChunkPool(plan.chunkPool.chunks, chunkRows(config), plan.chunkPool.byteCapacity);
   const metrics = createMetrics(new Registry(), chunks, workers);
@@ -139,7 +152,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
     'starting geowindow',
   );
   logger.info(
-    { ...describePlan(plan), mainSemiSpaceMb: youngGeneration().semiSpaceMb, mainSemiSpaceFrom: youngGeneration().source, ...describeMainHeap(), mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null },
+    { ...describePlan(plan), workerHeapLimitMb: Math.round(workerHeapLimitBytes / MB), mainSemiSpaceMb: youngGeneration().semiSpaceMb, mainSemiSpaceFrom: youngGeneration().source, ...describeMainHeap(), mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null },
     `memory budget ${Math.round(plan.budget.bytes / MB)} MB from ${plan.budget.source}`,
   );
 
@@ -206,6 +219,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
     }),
     probe: processMemory,
     inFlight: () => pipeline.inFlight,
+    sheddable: () => pipeline.sheddableBytes,
     intervalMs: config.memorySampleMs,
     metrics,
     logger,
@@ -215,6 +229,7 @@ export async function runService(config: Config, logger: Logger): Promise<number
       resume: () => {
         if (!stopping) consumer.resumeAll();
       },
+      shed: () => pipeline.shedWindows(),
       shutdown: () => void stop('memory budget exceeded', EXIT.memory),
     },
   });

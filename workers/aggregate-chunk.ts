@@ -22,6 +22,7 @@ import {
   VALUE_LENGTH,
   VALUE_START,
 } from '../src/protocol/chunk-layout.js';
+import { getHeapStatistics } from 'node:v8';
 import { threadId } from 'node:worker_threads';
 import type {
   AggregateTask,
@@ -64,7 +65,7 @@ export default function runTask(task: AggregateTask | EventTask | WarmUpTask): C
 /** Holds this worker so the other warm-up tasks go to the others. */
 function warmUp(task: WarmUpTask): WarmUpResult {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, task.holdMs);
-  return { threadId };
+  return { threadId, heapLimitBytes: getHeapStatistics().heap_size_limit };
 }
 
 /** A count window: the whole chunk is one window of one partition. */

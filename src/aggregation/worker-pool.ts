@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { WorkerTaskError } from '../errors.js';
+import { clearHeapFlagsForWorkers } from '../memory/worker-heap-flags.js';
 import type { Aggregator } from '../pipeline/ports.js';
 import type {
   AggregateTask,
@@ -66,6 +67,7 @@ export class WorkerPool implements Aggregator {
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
+    clearHeapFlagsForWorkers();
     this.#pool = new Piscina({
       filename: options.filename ?? WORKER_ENTRY,
       minThreads: options.threads,
@@ -80,18 +82,23 @@ export class WorkerPool implements Aggregator {
 
   /**
    * Resolves once every worker has run a task, so each is up with its modules
-   * loaded; the memory floor is measured after it. Returns the workers seen.
+   * loaded; the memory floor is measured after it. Returns the workers seen
+   * and the largest heap limit one of them reports.
    */
-  async warmUp(): Promise<number> {
+  async warmUp(): Promise<{ readonly workers: number; readonly heapLimitBytes: number }> {
     const seen = new Set<number>();
+    let heapLimitBytes = 0;
     for (let attempt = 0; attempt < WARM_UP_ATTEMPTS && seen.size < this.#options.threads; attempt++) {
       const task: WarmUpTask = { kind: 'warm-up', holdMs: WARM_UP_HOLD_MS * (attempt + 1) };
       const results = await Promise.all(
         Array.from({ length: this.#options.threads }, () => this.#pool.run(task) as Promise<WarmUpResult>),
       );
-      for (const result of results) seen.add(result.threadId);
+      for (const result of results) {
+        seen.add(result.threadId);
+        heapLimitBytes = Math.max(heapLimitBytes, result.heapLimitBytes);
+      }
     }
-    return seen.size;
+    return { workers: seen.size, heapLimitBytes };
   }
 
   aggregate(task: AggregateTask): Promise<ChunkResult> {

@@ -5,6 +5,8 @@ export interface MemorySample {
   readonly heapLimit: number;
   /** Chunks and dead letters not yet acknowledged: what a pause lets drain. */
   readonly inFlight: number;
+  /** Event-time window state a shed would free (open windows), in estimated bytes; 0 when there is none. */
+  readonly sheddable?: number;
 }
 
 /** What the service must do after a sample. The guard itself touches nothing. */
@@ -16,6 +18,12 @@ export type GuardAction =
   | 'resume'
   /** In-flight work has drained while paused: collect garbage once, if the runtime allows it. */
   | 'collect'
+  /**
+   * Drained and collected, and still above the high-water mark with open
+   * windows: emit the oldest early. While paused no record comes, so event
+   * time stands still and no window would ever close by itself.
+   */
+  | 'shed'
   /** Over budget for too long even while paused: stop without committing unprocessed offsets. */
   | 'shutdown';
 
@@ -57,6 +65,14 @@ export const FLOOR_MARGIN = 0.05;
  * above it (until usage falls below the low-water mark again), so the guard
  * does not flap around it. Above the budget it stays paused and the stuck
  * rule applies.
+ *
+ * Event-time windows hold state that no pause frees: with the consumer
+ * paused no record arrives, so no watermark moves and no window closes. So
+ * before the guard settles for a floor (or gives up), it sheds: while open
+ * windows hold state, each drained and collected pause that leaves usage at
+ * or above the high-water mark emits the oldest windows early, then drains
+ * and collects again. A shed that frees memory restarts the stuck clock;
+ * only when nothing is left to shed does an over-budget process stop.
  */
 export class MemoryGuard {
   readonly #options: GuardOptions;
@@ -67,6 +83,8 @@ export class MemoryGuard {
   #usage = 0;
   /** Usage left after a drained pause, when that is above the high-water mark. */
   #floor: number | undefined;
+  /** Usage at the last shed of this pause: a shed after it that finds usage lower made progress. */
+  #shedUsage: number | undefined;
 
   constructor(options: GuardOptions) {
     if (!(options.lowWater > 0 && options.lowWater < options.highWater && options.highWater <= 1)) {
@@ -95,6 +113,7 @@ export class MemoryGuard {
       this.#paused = true;
       this.#pausedAt = now;
       this.#collected = false;
+      this.#shedUsage = undefined;
       this.#overBudgetSince = sample.rss > budgetBytes ? now : undefined;
       return 'pause';
     }
@@ -109,6 +128,13 @@ export class MemoryGuard {
     if (usage < lowWater) {
       this.#paused = false;
       return 'resume';
+    }
+    if (drained && this.#collected && usage >= highWater && (sample.sheddable ?? 0) > 0) {
+      this.#collected = false;
+      // Progress, not a stuck process: the next drained pause measures what the shed freed.
+      if (this.#shedUsage === undefined || usage < this.#shedUsage) this.#overBudgetSince = sample.rss > budgetBytes ? now : undefined;
+      this.#shedUsage = usage;
+      return 'shed';
     }
     if (drained && this.#collected && sample.rss <= budgetBytes) {
       // What is left is the process's floor, not records: pause again only

@@ -6,6 +6,8 @@ import type { ProcessMemory } from './probe.js';
 export interface MonitorActions {
   pause(): void;
   resume(): void;
+  /** Emit the oldest open windows early; returns how many closed. */
+  shed(): number;
   shutdown(): void;
 }
 
@@ -14,6 +16,8 @@ export interface MonitorOptions {
   readonly probe: () => ProcessMemory;
   /** Work that a pause lets drain: chunks being aggregated, outputs and dead letters not yet acknowledged. */
   readonly inFlight: () => number;
+  /** Event-time window state a shed would free, in estimated bytes. */
+  readonly sheddable?: () => number;
   readonly intervalMs: number;
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -61,7 +65,7 @@ export class MemoryMonitor {
     metrics.rssBytes.set(memory.rss);
     metrics.heapUsedBytes.set(memory.heapUsed);
     metrics.arrayBufferBytes.set(memory.arrayBuffers);
-    const action = guard.update({ ...memory, inFlight: inFlight() }, now);
+    const action = guard.update({ ...memory, inFlight: inFlight(), sheddable: this.#options.sheddable?.() ?? 0 }, now);
     const fields = { rssMb: Math.round(memory.rss / 1048576), heapMb: Math.round(memory.heapUsed / 1048576), usage: guard.usage };
     switch (action) {
       case 'pause':
@@ -81,6 +85,12 @@ export class MemoryMonitor {
           gc();
         }
         break;
+      case 'shed': {
+        const stateMb = Math.round(((this.#options.sheddable?.() ?? 0) / 1048576) * 10) / 10;
+        const windows = actions.shed();
+        logger.warn({ ...fields, windows, stateMb }, 'memory still above the high-water mark while paused: emitting the oldest windows early');
+        break;
+      }
       case 'shutdown':
         logger.fatal(fields, 'memory stayed above the budget while paused: shutting down before the kernel kills the process');
         this.stop();

@@ -1,5 +1,6 @@
 import { chunkLayout } from '../protocol/chunk-layout.js';
 import { ConfigError } from '../errors.js';
+import { PLACE_CACHE_BYTES_PER_DEVICE, PLACE_CACHE_DEVICES } from '../shared/keys.js';
 import { MB, type MemoryBudget } from './budget.js';
 
 /**
@@ -21,10 +22,13 @@ const WORKER_HEAP_BYTES_PER_POINT = 400;
 /**
  * Event time: worker heap per row and key kind of a chunk, for the worst
  * case where every row is its own key: a partial builder and the partial it
- * finishes, measured at 1.3-4.8 KB, here with the result on its way out.
- * The churn soak ran workers out of memory at 20,000 devices before this.
+ * finishes, with the result on its way out. Measured by folding 3,333-row
+ * and 1,666-row chunks of distinct devices keyed by zone, H3 cell and device
+ * under shrinking old generations: the least that never ran out grows by
+ * 3.6 KB per row and key kind. (With 3 KB the churn soak's workers ran out
+ * of memory once their resourceLimits held: see worker-heap-flags.ts.)
  */
-const WORKER_HEAP_BYTES_PER_ROW_AND_KEY = 3 * 1024;
+const WORKER_HEAP_BYTES_PER_ROW_AND_KEY = 4 * 1024;
 const WORKER_OLD_GENERATION_MIN_MB = 16;
 const WORKER_YOUNG_GENERATION_MB = 8;
 /** Shares of the budget; the rest is the main thread's heap and headroom. */
@@ -75,6 +79,8 @@ export interface MemoryPlanInput {
   readonly workerExtraBytes?: number;
   /** Event time: the KEY_BY kinds, each a partial per row at worst. */
   readonly keyKinds?: number;
+  /** Event time keyed by zone or H3 cell: each worker holds a place cache (PLACE_CACHE_DEVICES). */
+  readonly placeCache?: boolean;
   /** Resident memory measured with the workers up and no record read; without it, the runtime is estimated. */
   readonly floorBytes?: number;
   /** What the main thread's young generation can grow to (young-generation.ts); it is not in the floor. */
@@ -138,6 +144,7 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
     WORKER_OLD_GENERATION_MIN_MB,
     Math.ceil(
       (chunkSize * (WORKER_HEAP_BYTES_PER_POINT + (input.eventTime === true ? (input.keyKinds ?? 1) * WORKER_HEAP_BYTES_PER_ROW_AND_KEY : 0)) +
+        (input.eventTime === true && input.placeCache === true ? PLACE_CACHE_DEVICES * PLACE_CACHE_BYTES_PER_DEVICE : 0) +
         (input.workerExtraBytes ?? 0)) /
         MB,
     ) + 8,

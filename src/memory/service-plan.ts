@@ -3,6 +3,7 @@ import { chunkRows, type Config } from '../config/config.js';
 import { resolveBudget, MB } from './budget.js';
 import { cgroupMemoryLimit, readFileOrUndefined } from './cgroup.js';
 import { planMemory, type MemoryPlan } from './plan.js';
+import { keysLookUpPlaces } from '../shared/keys.js';
 import { youngGeneration } from './young-generation.js';
 
 /**
@@ -20,6 +21,7 @@ export function memoryPlanFor(config: Config, workerExtraBytes = 0, floorBytes?:
     chunkPoolSize: config.chunkPoolSize,
     eventTime: config.window !== 'count',
     keyKinds: config.keyBy.length,
+    placeCache: keysLookUpPlaces(config.keyBy),
     workerExtraBytes,
     youngGenerationBytes: youngGeneration().bytes,
     ...(floorBytes === undefined ? {} : { floorBytes }),

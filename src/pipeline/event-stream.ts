@@ -312,12 +312,19 @@ export class EventStream {
     return closed;
   }
 
-  /** The window-state budget is exceeded and this partition holds the oldest window: emit it early. */
-  closeOldestForBudget(): void {
+  /**
+   * Emits early every open window ending at or before `end` (the oldest end
+   * of all partitions): the window-state budget is exceeded, or the memory
+   * guard sheds. Returns the windows closed.
+   */
+  closeEarlyUpTo(end: number, cap: 'state_bytes' | 'memory'): number {
     const store = this.#store;
-    if (store === undefined || store.openCount === 0) return;
-    this.#ctx.metrics.windowCapHits.inc({ cap: 'state_bytes' });
-    this.#advanceBetweenChunks(store.closeOldest());
+    if (store === undefined) return 0;
+    const closed = store.closeUpTo(end);
+    if (closed.length === 0) return 0;
+    this.#ctx.metrics.windowCapHits.inc({ cap });
+    this.#advanceBetweenChunks(closed);
+    return closed.length;
   }
 
   /** Sends the chunk's bad rows to the dead-letter topic; the chunk's work is done once they are acknowledged. */

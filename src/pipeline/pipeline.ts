@@ -350,15 +350,7 @@ export class Pipeline {
     if (settings === undefined || this.#enforcingBudget) return;
     this.#enforcingBudget = true;
     try {
-      while (settings.budget.exceeded) {
-        let oldest: EventStream | undefined;
-        for (const stream of this.#streams.values()) {
-          if (!(stream instanceof EventStream) || stream.store === undefined || stream.store.openCount === 0) continue;
-          if (oldest === undefined || stream.store.oldestEnd < oldest.store!.oldestEnd) oldest = stream;
-        }
-        if (oldest === undefined) break;
-        oldest.closeOldestForBudget();
-      }
+      while (settings.budget.exceeded && this.#closeOldestEarly('state_bytes') > 0);
     } finally {
       this.#enforcingBudget = false;
     }
@@ -371,6 +363,41 @@ export class Pipeline {
     }
     metrics.openWindows.set(open);
     metrics.windowStateBytes.set(settings.budget.usedBytes);
+  }
+
+  /**
+   * Emits early the open windows ending at the oldest end of all partitions:
+   * in the partition that holds it (the state budget: as little as frees
+   * enough), or in every partition (the memory guard: a shed must free
+   * memory now, and each waits for a drain). Returns the windows closed.
+   */
+  #closeOldestEarly(cap: 'state_bytes' | 'memory'): number {
+    let oldest: EventStream | undefined;
+    for (const stream of this.#streams.values()) {
+      if (!(stream instanceof EventStream) || stream.store === undefined || stream.store.openCount === 0) continue;
+      if (oldest === undefined || stream.store.oldestEnd < oldest.store!.oldestEnd) oldest = stream;
+    }
+    if (oldest === undefined) return 0;
+    const end = oldest.store!.oldestEnd;
+    if (cap === 'state_bytes') return oldest.closeEarlyUpTo(end, cap);
+    let closed = 0;
+    for (const stream of this.#streams.values()) if (stream instanceof EventStream) closed += stream.closeEarlyUpTo(end, cap);
+    return closed;
+  }
+
+  /** Event-time window state a shed would free, in estimated bytes (0 for count windows). */
+  get sheddableBytes(): number {
+    return this.#options.eventTime?.budget.usedBytes ?? 0;
+  }
+
+  /**
+   * The memory guard sheds (paused, drained and collected, still above its
+   * high-water mark): the oldest windows of all partitions are emitted early.
+   * Returns the windows closed.
+   */
+  shedWindows(): number {
+    if (this.#failure !== undefined) return 0;
+    return this.#closeOldestEarly('memory');
   }
 
   /**

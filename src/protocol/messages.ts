@@ -159,4 +159,6 @@ export interface WarmUpTask {
 
 export interface WarmUpResult {
   readonly threadId: number;
+  /** V8's heap limit of this worker (old and young generation), from its resourceLimits. */
+  readonly heapLimitBytes: number;
 }

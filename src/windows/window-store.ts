@@ -9,8 +9,12 @@ export interface WindowCaps {
   readonly maxReadingNames: number;
 }
 
-/** The caps a store can hit; label values of geowindow_window_cap_hits_total. */
-export const WINDOW_CAPS = ['open_windows', 'keys', 'track_points', 'state_bytes'] as const;
+/**
+ * The caps a store can hit; label values of geowindow_window_cap_hits_total.
+ * `memory`: the memory guard, paused above its high-water mark, shed the
+ * oldest windows (see memory/guard.ts).
+ */
+export const WINDOW_CAPS = ['open_windows', 'keys', 'track_points', 'state_bytes', 'memory'] as const;
 export type WindowCap = (typeof WINDOW_CAPS)[number];
 
 /**
@@ -134,6 +138,11 @@ export class WindowStore {
    */
   closeOldest(): ClosedWindow[] {
     return this.advance(this.oldestEnd, 'cap');
+  }
+
+  /** Emits early, as closeOldest does, every open window ending at or before `end`. */
+  closeUpTo(end: number): ClosedWindow[] {
+    return this.oldestEnd <= end ? this.advance(end, 'cap') : [];
   }
 
   /** Drops every open window (the partition was revoked); their records are read again by the next owner. */

@@ -70,6 +70,18 @@ async function startIdleAndStop(node: string, brokers: string): Promise<IdleRun>
   return { code, stderr, budget: lines().find((line) => line.msg.startsWith('memory budget ')) };
 }
 
+/**
+ * The heap limit the workers reported at start-up is the one their
+ * resourceLimits give (old generation, young generation and V8's few MB of
+ * its own), not one a process-wide V8 flag set.
+ */
+function expectWorkerHeapsWithinLimits(budget: LogLine | undefined): void {
+  const limits = budget?.workerLimits as { maxOldGenerationSizeMb: number; maxYoungGenerationSizeMb: number } | undefined;
+  expect(limits).toBeDefined();
+  expect(budget?.workerHeapLimitMb).toBeGreaterThanOrEqual(limits!.maxOldGenerationSizeMb);
+  expect(budget?.workerHeapLimitMb).toBeLessThanOrEqual(limits!.maxOldGenerationSizeMb + limits!.maxYoungGenerationSizeMb + 8);
+}
+
 describe('kafkajs without warnings on the supported runtimes', () => {
   const brokers = inject('kafkaBrokers');
 
@@ -84,6 +96,7 @@ describe('kafkajs without warnings on the supported runtimes', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     // Node 20 cannot start itself again (no process.execve): glibc's malloc keeps its default arenas, V8 its heap limit.
+    expectWorkerHeapsWithinLimits(run.budget);
     if (Number(process.versions.node.split('.')[0]) < 22) {
       expect(run.budget?.mallocArenaMax).toBeNull();
       expect(run.budget?.mainOldSpaceMb).toBeNull();
@@ -107,5 +120,7 @@ describe('kafkajs without warnings on the supported runtimes', () => {
     expect(run.budget?.mainOldSpaceMb).toBeGreaterThanOrEqual(256);
     expect(run.budget?.mainOldSpaceMb).toBeLessThan(1024);
     expect(run.budget?.mainHeapLimitMb).toBeLessThan(1024 + 128);
+    // Its --max-old-space-size and --max-semi-space-size are the main thread's: the workers' heaps stay within their resourceLimits.
+    expectWorkerHeapsWithinLimits(run.budget);
   });
 });

@@ -341,6 +341,44 @@ describe('event-time windows: bounded state', () => {
   });
 });
 
+describe('event-time windows: the memory guard sheds', () => {
+  it('emits the windows ending first, in every partition, marked cap and counted as memory; later ones stay open, records for the shed ones are late', async () => {
+    const { pipeline, aggregates, deadLetters, metrics } = setup({ chunkRows: 1, spec: { graceMs: 10 * MINUTE } });
+    await pipeline.handleBatch(batch(0, records(0, [{ ts: T0 }, { ts: T0 + MINUTE }])));
+    await pipeline.handleBatch(batch(1, records(0, [{ ts: T0 + 1 }, { ts: T0 + 2 * MINUTE }])));
+    await settle();
+    expect(aggregates()).toEqual([]);
+    const held = pipeline.sheddableBytes;
+    expect(held).toBeGreaterThan(0);
+
+    expect(pipeline.shedWindows()).toBe(2);
+    await settle();
+    expect(aggregates().map((a) => [a.source.partition, a.window.start, a.window.closedBy, a.count])).toEqual([
+      [0, T0, 'cap', 1],
+      [1, T0, 'cap', 1],
+    ]);
+    expect(pipeline.sheddableBytes).toBeGreaterThan(0);
+    expect(pipeline.sheddableBytes).toBeLessThan(held);
+    expect((await metrics.windowCapHits.get()).values.find((v) => v.labels.cap === 'memory')?.value).toBe(2);
+
+    // Event time did not move: a record for a shed window is late, one for an open window counts.
+    await pipeline.handleBatch(batch(0, records(2, [{ ts: T0 + 2 }, { ts: T0 + MINUTE + 1 }])));
+    await settle();
+    expect(deadLetters()).toEqual([{ offset: 2, reason: 'late' }]);
+
+    // The next shed takes the next oldest end (partition 0's second minute), then partition 1's third.
+    expect(pipeline.shedWindows()).toBe(1);
+    expect(pipeline.shedWindows()).toBe(1);
+    await settle();
+    expect(aggregates().slice(2).map((a) => [a.source.partition, a.window.start, a.count])).toEqual([
+      [0, T0 + MINUTE, 2],
+      [1, T0 + 2 * MINUTE, 1],
+    ]);
+    expect(pipeline.sheddableBytes).toBe(0);
+    expect(pipeline.shedWindows()).toBe(0);
+  });
+});
+
 describe('event-time windows: commits and replay', () => {
   it('never commits past the first record of an open window, and commits the watermark with the offset', async () => {
     const { pipeline, committer } = setup({ chunkRows: 2 });

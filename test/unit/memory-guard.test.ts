@@ -192,6 +192,74 @@ describe('MemoryGuard: collect and the drained resume', () => {
   });
 });
 
+describe('MemoryGuard: shedding window state', () => {
+  /** Drained and collected at T0 + MIN_PAUSE_MS, usage `share`; returns the time of the next tick. */
+  function collected(guard: MemoryGuard, share: number, state = 1): number {
+    expect(guard.update(sample(share, { inFlight: 0, sheddable: state }), T0 + MIN_PAUSE_MS)).toBe('collect');
+    return T0 + MIN_PAUSE_MS + 250;
+  }
+
+  it('sheds instead of resuming on a floor when a drained, collected pause leaves usage at the high-water mark with windows open', () => {
+    const guard = pausedGuard();
+    const t = collected(guard, HIGH);
+    expect(guard.update(sample(HIGH, { inFlight: 0, sheddable: 1 }), t)).toBe('shed');
+    expect(guard.paused).toBe(true);
+    // The shed's aggregates are in flight: held until acknowledged, then collected again.
+    expect(guard.update(sample(HIGH, { inFlight: 3, sheddable: 0 }), t + 250)).toBe('none');
+    expect(guard.update(sample(0.8, { inFlight: 0, sheddable: 0 }), t + 500)).toBe('collect');
+    // Below the high-water mark now: the drained resume, no floor.
+    expect(guard.update(sample(0.8, { inFlight: 0, sheddable: 0 }), t + 750)).toBe('resume');
+    expect(guard.update(sample(HIGH), t + 1_000)).toBe('pause');
+  });
+
+  it('sheds again while usage stays at or above the high-water mark and windows are open, collecting in between', () => {
+    const guard = pausedGuard({ stuckMs: 1_000_000 });
+    let t = collected(guard, 0.95);
+    const actions: GuardAction[] = [];
+    for (let i = 0; i < 9; i++, t += 250) actions.push(guard.update(sample(0.95, { inFlight: 0, sheddable: 1 }), t));
+    expect(actions).toEqual(['shed', 'collect', 'shed', 'collect', 'shed', 'collect', 'shed', 'collect', 'shed']);
+  });
+
+  it('does not shed below the high-water mark, nor with work in flight, nor before a collection', () => {
+    const below = pausedGuard();
+    const t = collected(below, 0.8);
+    expect(below.update(sample(0.8, { inFlight: 0, sheddable: 1 }), t)).toBe('resume');
+
+    const busy = pausedGuard();
+    for (let i = 0; i < 20; i++) {
+      expect(busy.update(sample(0.95, { inFlight: 1, sheddable: 1 }), T0 + MIN_PAUSE_MS + i * 250)).toBe('none');
+    }
+    const first = pausedGuard();
+    expect(first.update(sample(0.95, { inFlight: 0, sheddable: 1 }), T0 + MIN_PAUSE_MS)).toBe('collect');
+  });
+
+  it('keeps the floor rule when there is nothing to shed', () => {
+    const guard = pausedGuard();
+    const t = collected(guard, 0.95, 0);
+    expect(guard.update(sample(0.95, { inFlight: 0, sheddable: 0 }), t)).toBe('resume');
+  });
+
+  it('restarts the stuck timer while sheds bring usage down, and shuts down stuckMs after the last one that did', () => {
+    const guard = guardOf();
+    expect(guard.update(sample(1.2), T0)).toBe('pause');
+    let t = collected(guard, 1.2);
+    // Each shed frees a little: never stuck, however long it takes.
+    for (let share = 1.2; share > 1.05; share -= 0.01) {
+      expect(guard.update(sample(share, { inFlight: 0, sheddable: 1 }), t)).toBe('shed');
+      t += STUCK_MS / 2;
+      expect(guard.update(sample(share, { inFlight: 0, sheddable: 1 }), t)).toBe('collect');
+      t += 250;
+    }
+    // Sheds that free nothing are not progress.
+    const lastProgress = t;
+    expect(guard.update(sample(1.05, { inFlight: 0, sheddable: 1 }), t)).toBe('shed');
+    expect(guard.update(sample(1.05, { inFlight: 0, sheddable: 1 }), lastProgress + 250)).toBe('collect');
+    expect(guard.update(sample(1.05, { inFlight: 0, sheddable: 1 }), lastProgress + 500)).toBe('shed');
+    expect(guard.update(sample(1.05, { inFlight: 0, sheddable: 1 }), lastProgress + STUCK_MS - 1)).toBe('collect');
+    expect(guard.update(sample(1.05, { inFlight: 0, sheddable: 1 }), lastProgress + STUCK_MS)).toBe('shutdown');
+  });
+});
+
 describe('MemoryGuard: shutdown', () => {
   it('shuts down when RSS stays above the budget for stuckMs while paused', () => {
     const guard = guardOf();

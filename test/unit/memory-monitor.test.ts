@@ -13,16 +13,17 @@ const INTERVAL_MS = 250;
 
 /** Everything the monitor touches, faked; the guard is the real one. */
 function setup(options: { gc?: boolean } = {}) {
-  const state = { rss: 500 * MiB, heapUsed: 50 * MiB, arrayBuffers: 7 * MiB, inFlight: 3, ms: 1_700_000_000_000 };
+  const state = { rss: 500 * MiB, heapUsed: 50 * MiB, arrayBuffers: 7 * MiB, inFlight: 3, sheddable: 0, ms: 1_700_000_000_000 };
   const probe = vi.fn((): ProcessMemory => ({ rss: state.rss, heapUsed: state.heapUsed, heapLimit: 1000 * MiB, arrayBuffers: state.arrayBuffers }));
   const metrics = createMetrics(new Registry());
-  const actions = { pause: vi.fn(), resume: vi.fn(), shutdown: vi.fn() };
+  const actions = { pause: vi.fn(), resume: vi.fn(), shutdown: vi.fn(), shed: vi.fn(() => 2) };
   const gc = options.gc === true ? vi.fn() : undefined;
   const guard = new MemoryGuard({ budgetBytes: BUDGET, highWater: 0.85, lowWater: 0.7, stuckMs: STUCK_MS });
   const monitor = new MemoryMonitor({
     guard,
     probe,
     inFlight: () => state.inFlight,
+    sheddable: () => state.sheddable,
     intervalMs: INTERVAL_MS,
     metrics,
     logger: pino({ level: 'silent' }),
@@ -134,6 +135,25 @@ describe('MemoryMonitor', () => {
     expect(await value(metrics.forcedCollections)).toBe(0);
     tickAt(800, INTERVAL_MS, 0);
     expect(actions.resume).toHaveBeenCalledTimes(1);
+  });
+
+  it('asks the pipeline to shed open windows when a drained, collected pause stays above the high-water mark, and resumes once it is below', () => {
+    const { state, actions, gc, tickAt } = setup({ gc: true });
+    state.sheddable = 64 * MiB;
+    tickAt(900, INTERVAL_MS, 3);
+    expect(actions.pause).toHaveBeenCalledTimes(1);
+    tickAt(900, MIN_PAUSE_MS, 0);
+    expect(gc).toHaveBeenCalledTimes(1);
+    tickAt(900, INTERVAL_MS, 0);
+    expect(actions.shed).toHaveBeenCalledTimes(1);
+    expect(actions.resume).not.toHaveBeenCalled();
+    // The shed windows were written and collected: usage fell below the mark.
+    state.sheddable = 0;
+    tickAt(800, INTERVAL_MS, 0);
+    expect(gc).toHaveBeenCalledTimes(2);
+    tickAt(800, INTERVAL_MS, 0);
+    expect(actions.resume).toHaveBeenCalledTimes(1);
+    expect(actions.shed).toHaveBeenCalledTimes(1);
   });
 
   it('shuts down once when RSS stays above the budget while paused, and stops sampling', async () => {

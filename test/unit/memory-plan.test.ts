@@ -5,6 +5,7 @@ import { ConfigError } from '../../src/errors.js';
 import { DEFAULT_MEMORY_LIMIT_MB, MB, resolveBudget, type MemoryBudget } from '../../src/memory/budget.js';
 import type { CgroupLimit } from '../../src/memory/cgroup.js';
 import { planMemory, type MemoryPlan, type MemoryPlanInput } from '../../src/memory/plan.js';
+import { PLACE_CACHE_BYTES_PER_DEVICE, PLACE_CACHE_DEVICES } from '../../src/shared/keys.js';
 
 const KiB = 1024;
 const CGROUP_V2: CgroupLimit = { bytes: 768 * MB, source: 'cgroup v2', path: '/sys/fs/cgroup/kubepods/pod1/ctr/memory.max' };
@@ -108,8 +109,9 @@ describe('planMemory: the split', () => {
   });
 
   it('sets 15% of the budget aside for the state of event-time windows, taken from the headroom', () => {
-    const count = plan(1024);
-    const eventTime = plan(1024, { eventTime: true });
+    // Chunks small enough that both kinds' workers get the least old generation: only the window state differs.
+    const count = plan(1024, { chunkSize: 1000 });
+    const eventTime = plan(1024, { chunkSize: 1000, eventTime: true });
     // 0.15 * 1024 MiB = 161,061,273.6 bytes.
     expect(eventTime.windowStateBytes).toBe(161_061_273);
     // Event time also holds at most 16 auto chunks (count windows 32): chunks only fill and fold, they hold no window.
@@ -121,6 +123,17 @@ describe('planMemory: the split', () => {
       windowStateBytes: 161_061_273,
       headroomBytes: count.headroomBytes - 161_061_273 + 16 * chunkBytes,
     });
+  });
+
+  it('gives each worker 4 KB of old generation per row and key kind, and its place cache when keys look places up', () => {
+    const rows = 3333;
+    const byDevice = plan(1024, { chunkSize: rows, eventTime: true, keyKinds: 3 });
+    expect(byDevice.worker.maxOldGenerationSizeMb).toBe(Math.ceil((rows * (400 + 3 * 4096)) / MB) + 8);
+    const byPlace = plan(1024, { chunkSize: rows, eventTime: true, keyKinds: 3, placeCache: true });
+    expect(byPlace.worker.maxOldGenerationSizeMb).toBe(Math.ceil((rows * (400 + 3 * 4096) + PLACE_CACHE_DEVICES * PLACE_CACHE_BYTES_PER_DEVICE) / MB) + 8);
+    expect(byPlace.workerHeapBytes - byDevice.workerHeapBytes).toBe(2 * 6 * MB);
+    // Count windows hold no place cache.
+    expect(plan(1024, { chunkSize: rows, placeCache: true }).worker).toEqual(plan(1024, { chunkSize: rows }).worker);
   });
 
   it('keeps an explicit CHUNK_POOL_SIZE for event time too', () => {

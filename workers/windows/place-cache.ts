@@ -7,6 +7,8 @@
  * exactly what the lookup would: keys never depend on the cache.
  */
 
+import { PLACE_CACHE_DEVICES } from '../../src/shared/keys.js';
+
 /** What a device's last place was keyed to. */
 interface Place {
   lon: number;
@@ -20,13 +22,8 @@ interface Place {
 /** A zone not yet looked up for the current place. */
 export const NOT_LOOKED_UP = -2;
 
-/**
- * Devices held at most. A worker's heap is small (WORKER_HEAP_MB): at about
- * 150 B a device (entry, map slot, an H3 id) this is about 5 MB; past it the
- * cache starts over, so a fleet larger than this costs lookups, never memory.
- */
-export const PLACE_CACHE_DEVICES = 32_768;
 
+/** Holds PLACE_CACHE_DEVICES devices at most; then starts over, so a fleet larger than that costs lookups, never memory. */
 export class PlaceCache {
   readonly #places = new Map<string, Place>();
   readonly #maxDevices: number;
