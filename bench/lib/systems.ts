@@ -31,6 +31,7 @@ import {
   type Samples,
 } from './common.js';
 import { benchKafka, cleanUp, committedToEnd, withAdmin, type Dataset } from './dataset.js';
+import { withMallocSettings } from '../../src/memory/malloc-settings.js';
 import type { Runtime } from './runtimes.js';
 
 export type SystemName = 'geowindow' | 'kafkajs' | 'platformatic' | 'recipe' | 'kcat';
@@ -149,8 +150,8 @@ export async function measureGeowindow(ctx: RunContext, options: GeowindowOption
     METRICS_PORT: String(port),
     METRICS_HOST: '127.0.0.1',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-    // As the image sets it, and `geowindow run` on Node.js 22.15 and later (src/memory/malloc-arenas.ts).
-    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+    // As the image sets them, and `geowindow run` on Node.js 22.15 and later (src/memory/malloc-settings.ts).
+    ...withMallocSettings({ MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ }),
     ...options.env,
   };
   const args = ['--expose-gc', ...(options.nodeArgs ?? []), CLI, 'run'];

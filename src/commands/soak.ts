@@ -18,7 +18,7 @@ import { peakRssBytes, toCsv, type SoakSample } from '../soak/series.js';
 import { sampleOf, summarise, type ServiceExit, type SoakResult } from '../soak/summary.js';
 import { produce } from './produce.js';
 import { stringFlags } from './cli-flags.js';
-import { withMallocArenas } from '../memory/malloc-arenas.js';
+import { withMallocSettings } from '../memory/malloc-settings.js';
 
 export const SOAK_USAGE = `Usage: geowindow soak --rate R --duration S [options]
 
@@ -148,7 +148,7 @@ async function startService(options: SoakOptions, topic: string): Promise<Starte
   const child = spawn(process.execPath, ['--expose-gc', cli, 'run'], {
     // With fewer malloc arenas, as the image and `geowindow run` on Node >= 22.15 start the service.
     env: {
-      ...withMallocArenas(process.env),
+      ...withMallocSettings(process.env),
       KAFKA_BROKERS: options.brokers.join(','),
       INPUT_TOPIC: topic,
       OUTPUT_TOPIC: `${topic}-aggregates`,
@@ -206,12 +206,13 @@ const SERVICE_SETTINGS = [
   'WINDOW_MAX_KEYS',
   'TRACK_MAX_POINTS',
   'MALLOC_ARENA_MAX',
+  'MALLOC_MMAP_THRESHOLD_',
 ] as const;
 
 /** The SERVICE_SETTINGS the service is started with. */
 function serviceSettings(env: NodeJS.ProcessEnv): Record<string, string> {
   const settings: Record<string, string> = {};
-  const started = withMallocArenas(env);
+  const started = withMallocSettings(env);
   for (const name of SERVICE_SETTINGS) {
     const value = started[name];
     if (value !== undefined) settings[name] = value;

@@ -1,5 +1,5 @@
 import type { Config } from '../config/config.js';
-import { withMallocArenas } from './malloc-arenas.js';
+import { withMallocSettings } from './malloc-settings.js';
 import { oldSpaceFlag, plannedOldSpaceMb } from './main-heap.js';
 import { memoryPlanFor } from './service-plan.js';
 import { MAIN_SEMI_SPACE_MB, runtime, youngGeneration } from './young-generation.js';
@@ -29,11 +29,11 @@ export function missingHeapFlags(config: Config, canRestart: boolean = typeof ru
 /**
  * Where the heap needs flags it was not started with, starts this process
  * again in its place (same pid, arguments and environment) with them, and
- * with MALLOC_ARENA_MAX unless set (malloc-arenas.ts). Returns only when no
+ * with the malloc settings not set (malloc-settings.ts). Returns only when no
  * restart is needed, or possible (Node 20, Node 22 before 22.15).
  */
 export function restartWithPlannedHeap(config: Config): void {
   const flags = missingHeapFlags(config);
   if (flags.length === 0 || runtime.execve === undefined) return;
-  runtime.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], withMallocArenas(process.env));
+  runtime.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], withMallocSettings(process.env));
 }

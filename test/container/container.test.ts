@@ -100,8 +100,9 @@ describe.skipIf(skipReason !== undefined)(`the image built from the Dockerfile o
     // The memory plan's main young generation, set by the image so that run need not restart itself.
     expect(node.cmdline).toContain('--max-semi-space-size=16');
     expect(node.cmdline.slice(-2)).toEqual([expect.stringMatching(/dist\/src\/cli\.js$/), 'run']);
-    // Fewer glibc malloc arenas, set by the image (src/memory/malloc-arenas.ts), as the start-up line reports.
+    // The glibc malloc settings the image sets (src/memory/malloc-settings.ts), as the start-up line reports.
     expect(budgetLine.line!.mallocArenaMax).toBe('2');
+    expect(budgetLine.line!.mallocMmapThreshold).toBe('131072');
 
     // Every record read; the last windows are still open (WINDOW_IDLE_MS), so the stop must write them.
     const readAll = await waitFor('every record read', async () => {

@@ -50,6 +50,7 @@ async function startIdleAndStop(node: string, brokers: string): Promise<IdleRun>
   delete env.NODE_NO_WARNINGS;
   delete env.NODE_OPTIONS;
   delete env.MALLOC_ARENA_MAX;
+  delete env.MALLOC_MMAP_THRESHOLD_;
   const child = spawn(node, [CLI, 'run'], { env, stdio: 'pipe' });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stderr = '';
@@ -99,6 +100,7 @@ describe('kafkajs without warnings on the supported runtimes', () => {
     expectWorkerHeapsWithinLimits(run.budget);
     if (Number(process.versions.node.split('.')[0]) < 22) {
       expect(run.budget?.mallocArenaMax).toBeNull();
+      expect(run.budget?.mallocMmapThreshold).toBeNull();
       expect(run.budget?.mainOldSpaceMb).toBeNull();
     }
   });
@@ -112,10 +114,11 @@ describe('kafkajs without warnings on the supported runtimes', () => {
     expect(run.stderr).not.toContain('TimeoutNegativeWarning');
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    // Started without the flag, run started itself again (same pid) with it, and with fewer malloc arenas.
+    // Started without the flag, run started itself again (same pid) with it, and with the malloc settings.
     expect(run.budget?.mainSemiSpaceFrom).toBe('flag');
     expect(run.budget?.mainSemiSpaceMb).toBe(16);
     expect(run.budget?.mallocArenaMax).toBe('2');
+    expect(run.budget?.mallocMmapThreshold).toBe('131072');
     // The default budget (1,024 MB, no container limit): the main heap's limit from the plan, not from the host's memory.
     expect(run.budget?.mainOldSpaceMb).toBeGreaterThanOrEqual(256);
     expect(run.budget?.mainOldSpaceMb).toBeLessThan(1024);
