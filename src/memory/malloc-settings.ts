@@ -19,7 +19,7 @@
  * 170-200 MB that way after the emission bursts of windows of 15,000 keys,
  * with the V8 heap down to 21 MB: over the budget with nothing to free, exit
  * 4. Set, the threshold stays at glibc's own starting value: the same soak
- * read every record at the producer's rate, never exiting.
+ * read every record, never exiting.
  *
  * The Docker image sets both; `geowindow run` sets them when it starts itself
  * again (heap-restart.ts); `geowindow soak` and the benchmarks start the
