@@ -84,33 +84,54 @@ const arbCoordinate = (limit: number): fc.Arbitrary<number> =>
 const arbDigits = (max: number): fc.Arbitrary<string> =>
   fc.array(fc.constantFrom(...'0123456789'), { maxLength: max }).map((digits) => digits.join(''));
 
-/** ISO-8601 date-times the README accepts (some before 1970 once their offset applies: the oracle says so). */
-const arbIsoTime = fc
-  .record({
-    year: fc.integer({ min: 1970, max: 9999 }),
-    month: fc.integer({ min: 1, max: 12 }),
-    day: fc.integer({ min: 1, max: 28 }),
-    hour: fc.integer({ min: 0, max: 23 }),
-    minute: fc.integer({ min: 0, max: 59 }),
-    second: fc.option(fc.integer({ min: 0, max: 59 })),
-    fraction: arbDigits(9),
-    zone: fc.constantFrom('Z', '+00:00', '-00:00', '+05:30', '-0800', '+1400', '-23:59'),
-    endOfDay: fc.boolean(),
-  })
-  .map(({ year, month, day, hour, minute, second, fraction, zone, endOfDay }) => {
-    const p = (n: number, w = 2) => String(n).padStart(w, '0');
-    const date = `${p(year, 4)}-${p(month)}-${p(day)}`;
-    if (endOfDay && second === null) return `${date}T24:00${zone}`;
-    const seconds = second === null ? '' : `:${p(second)}${fraction === '' ? '' : `.${fraction}`}`;
-    return `${date}T${p(hour)}:${p(minute)}${seconds}${zone}`;
-  });
+const ISO_ZONES = ['Z', '+00:00', '-00:00', '+05:30', '-0800', '+1400', '-23:59'] as const;
 
-const arbTs: fc.Arbitrary<Doc> = fc.oneof(
-  { weight: 3, arbitrary: fc.integer({ min: 0, max: 2 ** 31 - 1 }).map((n) => num(1_600_000_000_000 + n * 1000)) },
-  { weight: 1, arbitrary: fc.double({ min: 0, max: LAST_EPOCH_MS, noNaN: true }).map(num) },
-  { weight: 1, arbitrary: fc.constantFrom(0, -0, LAST_EPOCH_MS, 1.5).map(num) },
-  { weight: 2, arbitrary: arbIsoTime.map(str) },
-);
+/** The parts of an ISO-8601 date-time the README accepts. */
+const arbIsoParts = fc.record({
+  year: fc.integer({ min: 1970, max: 9999 }),
+  month: fc.integer({ min: 1, max: 12 }),
+  day: fc.integer({ min: 1, max: 28 }),
+  hour: fc.integer({ min: 0, max: 23 }),
+  minute: fc.integer({ min: 0, max: 59 }),
+  second: fc.option(fc.integer({ min: 0, max: 59 })),
+  fraction: arbDigits(9),
+  zone: fc.constantFrom(...ISO_ZONES),
+  endOfDay: fc.boolean(),
+});
+type IsoParts = typeof arbIsoParts extends fc.Arbitrary<infer T> ? T : never;
+
+function isoText({ year, month, day, hour, minute, second, fraction, zone, endOfDay }: IsoParts): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const date = `${p(year, 4)}-${p(month)}-${p(day)}`;
+  if (endOfDay && second === null) return `${date}T24:00${zone}`;
+  const seconds = second === null ? '' : `:${p(second)}${fraction === '' ? '' : `.${fraction}`}`;
+  return `${date}T${p(hour)}:${p(minute)}${seconds}${zone}`;
+}
+
+/** The instant in epoch ms, to the second (a fraction only adds to it). */
+function isoEpochMs({ year, month, day, hour, minute, second, zone, endOfDay }: IsoParts): number {
+  const local = endOfDay && second === null ? Date.UTC(year, month - 1, day, 24, 0) : Date.UTC(year, month - 1, day, hour, minute, second ?? 0);
+  const offset = /^([+-])(\d\d):?(\d\d)$/.exec(zone);
+  const minutes = offset === null ? 0 : (offset[1] === '-' ? -1 : 1) * (Number(offset[2]) * 60 + Number(offset[3]));
+  return local - minutes * 60_000;
+}
+
+/** ISO-8601 date-times the README accepts, some before 1970 once their offset applies (the oracle refuses those as out of range). */
+const arbIsoTime = arbIsoParts.map(isoText);
+/** The same, at or after 1970 once the offset applies: always a valid time. */
+const arbValidIsoTime = arbIsoParts.filter((parts) => isoEpochMs(parts) >= 0).map(isoText);
+
+/** Event times, numbers and ISO-8601 strings; `iso` picks which strings. */
+const arbTsWith = (iso: fc.Arbitrary<string>): fc.Arbitrary<Doc> =>
+  fc.oneof(
+    { weight: 3, arbitrary: fc.integer({ min: 0, max: 2 ** 31 - 1 }).map((n) => num(1_600_000_000_000 + n * 1000)) },
+    { weight: 1, arbitrary: fc.double({ min: 0, max: LAST_EPOCH_MS, noNaN: true }).map(num) },
+    { weight: 1, arbitrary: fc.constantFrom(0, -0, LAST_EPOCH_MS, 1.5).map(num) },
+    { weight: 2, arbitrary: iso.map(str) },
+  );
+const arbTs = arbTsWith(arbIsoTime);
+/** Event times a valid record may carry: never before 1970. */
+const arbValidTs = arbTsWith(arbValidIsoTime);
 
 const arbReadingName = (options: PayloadOptions): fc.Arbitrary<string> =>
   options.readingNames !== undefined
@@ -203,7 +224,7 @@ export const arbValidDoc = (options: PayloadOptions): fc.Arbitrary<Doc> =>
     .record({
       feature: fc.boolean(),
       deviceId: arbDeviceId,
-      ts: arbTs,
+      ts: arbValidTs,
       lat: arbCoordinate(90),
       lon: arbCoordinate(180),
       readings: arbReadings(options),
