@@ -138,7 +138,8 @@ export async function measureGeowindow(ctx: RunContext, options: GeowindowOption
   );
   const port = await freePort();
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
-  const env: NodeJS.ProcessEnv = {
+  // The malloc settings as the image sets them, and `geowindow run` on Node.js 22.15 and later (src/memory/malloc-settings.ts).
+  const env = withMallocSettings({
     ...process.env,
     KAFKA_BROKERS: ctx.brokers.join(','),
     INPUT_TOPIC: dataset.topic,
@@ -150,10 +151,8 @@ export async function measureGeowindow(ctx: RunContext, options: GeowindowOption
     METRICS_PORT: String(port),
     METRICS_HOST: '127.0.0.1',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-    // As the image sets them, and `geowindow run` on Node.js 22.15 and later (src/memory/malloc-settings.ts).
-    ...withMallocSettings({ MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ }),
     ...options.env,
-  };
+  });
   const args = ['--expose-gc', ...(options.nodeArgs ?? []), CLI, 'run'];
   const node = options.runtime?.binary ?? process.execPath;
   const version = options.runtime?.version ?? process.version;

@@ -65,7 +65,8 @@ export class MemoryMonitor {
     metrics.rssBytes.set(memory.rss);
     metrics.heapUsedBytes.set(memory.heapUsed);
     metrics.arrayBufferBytes.set(memory.arrayBuffers);
-    const action = guard.update({ ...memory, inFlight: inFlight(), sheddable: this.#options.sheddable?.() ?? 0 }, now);
+    const sheddable = this.#options.sheddable?.() ?? 0;
+    const action = guard.update({ ...memory, inFlight: inFlight(), sheddable }, now);
     const fields = { rssMb: Math.round(memory.rss / 1048576), heapMb: Math.round(memory.heapUsed / 1048576), usage: guard.usage };
     switch (action) {
       case 'pause':
@@ -86,7 +87,7 @@ export class MemoryMonitor {
         }
         break;
       case 'shed': {
-        const stateMb = Math.round(((this.#options.sheddable?.() ?? 0) / 1048576) * 10) / 10;
+        const stateMb = Math.round((sheddable / 1048576) * 10) / 10;
         const windows = actions.shed();
         logger.warn({ ...fields, windows, stateMb }, 'memory still above the high-water mark while paused: emitting the oldest windows early');
         break;
