@@ -279,7 +279,7 @@ export class EventStream {
         if (end <= before) late.push({ row, reason: 'late', detail: `its window ending ${end} had closed at watermark ${before}` });
       }
     }
-    const dropped = store.merge(result.windows, (row) => chunk.offsetAt(row)) + result.readingsDropped;
+    const dropped = store.merge(result.partials, (row) => chunk.offsetAt(row)) + result.readingsDropped;
     if (dropped > 0) metrics.readingsDropped.inc(dropped);
     if (result.unzoned > 0) metrics.unzoned.inc(result.unzoned);
     if (result.lateAssignments > 0) metrics.lateAssignments.inc(result.lateAssignments);

@@ -1,6 +1,6 @@
 import type { Polygon, Position } from 'geojson';
 import type { DeadLetterReason } from '../decode/reasons.js';
-import type { PartialAggregate } from '../shared/aggregate/partial.js';
+import type { PartialsWire } from '../shared/aggregate/partial-wire.js';
 import type { KeyKind } from '../shared/keys.js';
 import type { TimeWindowSpec } from '../shared/windows/assign.js';
 import type { SharedZoneIndex } from '../shared/zones/zone-set.js';
@@ -114,23 +114,13 @@ export interface EventTask {
   readonly settledRows: number;
 }
 
-export interface KeyPartial {
-  readonly by: KeyKind;
-  readonly id: string;
-  /** Rows of the chunk folded into this partial: the first and the last. */
-  readonly firstRow: number;
-  readonly lastRow: number;
-  readonly partial: PartialAggregate;
-}
-
-export interface WindowPartials {
-  readonly start: number;
-  readonly end: number;
-  readonly keys: KeyPartial[];
-}
-
+/**
+ * The partials of one chunk (partial-wire.ts), per window: start, end, the
+ * number of keys, then per key: its kind (index in KEY_KINDS), its id (a
+ * string), the first and last row folded into it, and its partial.
+ */
 export interface EventChunkResult {
-  readonly windows: WindowPartials[];
+  readonly partials: PartialsWire;
   /** Rows that are not readings, or late for every window they fall in (reason `late`), in row order. */
   readonly bad: readonly BadRow[];
   /** Largest event time of a valid row (late ones included), -Infinity when none: moves the watermark. */

@@ -1,4 +1,5 @@
-import type { WindowPartials } from '../protocol/messages.js';
+import { PartialReader, type PartialsWire } from '../shared/aggregate/partial-wire.js';
+import { KEY_KINDS } from '../shared/keys.js';
 import { TimeWindow, type TimeCloseReason } from './time-window.js';
 
 /** Per-partition bounds on window state (WINDOW_MAX_OPEN, WINDOW_MAX_KEYS, TRACK_MAX_POINTS, READING_COLUMNS). */
@@ -93,20 +94,30 @@ export class WindowStore {
    * windows the watermark already passed are skipped (their rows are late,
    * found by the caller). Returns the readings dropped by the name cap.
    */
-  merge(windows: readonly WindowPartials[], offsetOf: (row: number) => number): number {
+  merge(partials: PartialsWire, offsetOf: (row: number) => number): number {
+    const wire = new PartialReader(partials);
     let dropped = 0;
-    for (const partials of windows) {
-      if (partials.end <= this.#watermark) continue;
-      let window = this.#open.get(partials.start);
-      if (window === undefined) {
-        window = new TimeWindow(partials.start, partials.end);
-        this.#open.set(partials.start, window);
+    while (!wire.done) {
+      const start = wire.number();
+      const end = wire.number();
+      const keys = wire.number();
+      // An open window always ends after the watermark: one that ends at or before it was closed and is skipped.
+      let window = end <= this.#watermark ? undefined : this.#open.get(start);
+      if (window === undefined && end > this.#watermark) {
+        window = new TimeWindow(start, end);
+        this.#open.set(start, window);
       }
-      const before = window.bytes;
-      for (const key of partials.keys) {
-        dropped += window.merge(key.by, key.id, key.partial, offsetOf(key.firstRow), offsetOf(key.lastRow), this.#caps.maxReadingNames);
+      const before = window?.bytes ?? 0;
+      for (let k = 0; k < keys; k++) {
+        const by = KEY_KINDS[wire.number()];
+        const id = wire.string();
+        const firstRow = wire.number();
+        const lastRow = wire.number();
+        const partial = wire.partial();
+        if (by === undefined) throw new RangeError('partials wire names no key kind');
+        if (window !== undefined) dropped += window.merge(by, id, partial, offsetOf(firstRow), offsetOf(lastRow), this.#caps.maxReadingNames);
       }
-      this.#budget.usedBytes += window.bytes - before;
+      if (window !== undefined) this.#budget.usedBytes += window.bytes - before;
     }
     return dropped;
   }

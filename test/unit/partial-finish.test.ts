@@ -4,6 +4,7 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { finishAggregate } from '../../src/shared/aggregate/finish.js';
 import { PartialBuilder, emptyPartial, partialBytes, type PartialAggregate } from '../../src/shared/aggregate/partial.js';
+import { PartialReader, PartialWriter } from '../../src/shared/aggregate/partial-wire.js';
 import { EARTH_MEAN_RADIUS_M, haversineM } from '../../src/shared/aggregate/track.js';
 
 interface Fix {
@@ -102,18 +103,20 @@ describe('finishing a partial aggregate', () => {
 });
 
 describe('partialBytes', () => {
-  it('bounds from above the heap that partials take after crossing threads, by less than half again', () => {
+  it('bounds from above the heap that partials take as read from the wire, by less than half again', () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
     const builder = new PartialBuilder({ track: true, maxReadingNames: 16 });
     for (let i = 0; i < 500; i++) {
       builder.add(8 + i * 1e-4, 47 + Math.sin(i) * 1e-3, 1_764_000_000_000 + i * 997, `ws-${String(i % 7).padStart(5, '0')}`, ['temp_c', 'humidity', 'pm25'], [12.3 + i * 0.01, 0.71, 8.1 + (i % 13)], 3);
     }
-    const serialized = builder.finish();
+    const writer = new PartialWriter();
+    builder.writeTo(writer);
+    const wire = structuredClone(writer.take());
     const copies = 1000;
     gc();
     const before = process.memoryUsage().heapUsed;
-    const held = Array.from({ length: copies }, () => structuredClone(serialized));
+    const held = Array.from({ length: copies }, () => new PartialReader(wire).partial());
     gc();
     const used = process.memoryUsage().heapUsed - before;
     const estimated = held.reduce((sum, p) => sum + partialBytes(p), 0);

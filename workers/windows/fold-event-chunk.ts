@@ -1,8 +1,9 @@
 import { decodeReading, decodeReadingAt, emptyReading, type DecodeLimits } from '../../src/decode/decode-reading.js';
 import { chunkLayout, chunkViews, INDEX_SLOTS, VALUE_LENGTH, VALUE_START } from '../../src/protocol/chunk-layout.js';
-import type { BadRow, EventChunkResult, EventTask, KeyPartial, WindowPartials } from '../../src/protocol/messages.js';
+import type { BadRow, EventChunkResult, EventTask } from '../../src/protocol/messages.js';
 import { PartialBuilder } from '../../src/shared/aggregate/partial.js';
-import type { KeyKind } from '../../src/shared/keys.js';
+import { PartialWriter, type PartialsWire } from '../../src/shared/aggregate/partial-wire.js';
+import { KEY_KINDS, type KeyKind } from '../../src/shared/keys.js';
 import { lastWindowEnd, windowStarts, windowsPerRecord } from '../../src/shared/windows/assign.js';
 import { Keyer } from './keyer.js';
 
@@ -16,6 +17,8 @@ interface Slot {
 }
 
 const scratch = emptyReading();
+/** Reused by every chunk: its buffer grows to the largest chunk's partials once. */
+const writer = new PartialWriter();
 /** Builders of finished slots, reused by the next chunks (a worker runs one task at a time; READING_COLUMNS is fixed per deployment). */
 const spareBuilders: { track: PartialBuilder[]; plain: PartialBuilder[] } = { track: [], plain: [] };
 /**
@@ -121,7 +124,7 @@ export function foldEventChunk(task: EventTask): EventChunkResult {
     if (lastEnd < minLastEnd) minLastEnd = lastEnd;
   }
   return {
-    windows: finishWindows(windows, spec.sizeMs, track),
+    partials: finishWindows(windows, spec.sizeMs, track),
     bad,
     maxTs: seenMax,
     minLastEnd,
@@ -132,13 +135,21 @@ export function foldEventChunk(task: EventTask): EventChunkResult {
   };
 }
 
-function finishWindows(windows: Map<number, Map<string, Slot>[]>, sizeMs: number, track: readonly boolean[]): WindowPartials[] {
-  const result: WindowPartials[] = [];
+/** Writes every (window, key) partial of the chunk (layout: EventChunkResult) and frees the builders for the next chunk. */
+function finishWindows(windows: Map<number, Map<string, Slot>[]>, sizeMs: number, track: readonly boolean[]): PartialsWire {
   for (const [start, byKind] of windows) {
-    const keys: KeyPartial[] = [];
+    writer.number(start);
+    writer.number(start + sizeMs);
+    let keys = 0;
+    for (const slots of byKind) keys += slots.size;
+    writer.number(keys);
     for (let k = 0; k < byKind.length; k++) {
       for (const slot of byKind[k]!.values()) {
-        keys.push({ by: slot.by, id: slot.id, firstRow: slot.firstRow, lastRow: slot.lastRow, partial: slot.builder.finish() });
+        writer.number(KEY_KINDS.indexOf(slot.by));
+        writer.string(slot.id);
+        writer.number(slot.firstRow);
+        writer.number(slot.lastRow);
+        slot.builder.writeTo(writer);
         const spare = track[k] ? spareBuilders.track : spareBuilders.plain;
         if (spare.length < MAX_SPARE_BUILDERS) {
           slot.builder.reset();
@@ -146,7 +157,6 @@ function finishWindows(windows: Map<number, Map<string, Slot>[]>, sizeMs: number
         }
       }
     }
-    result.push({ start, end: start + sizeMs, keys });
   }
-  return result;
+  return writer.take();
 }

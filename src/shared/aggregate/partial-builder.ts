@@ -1,5 +1,6 @@
 import { ExactSum } from './exact-sum.js';
-import type { PartialAggregate, ReadingPartial } from './partial.js';
+import type { PartialAggregate } from './partial.js';
+import { PartialReader, PartialWriter } from './partial-wire.js';
 import { planarHull } from './planar-hull.js';
 import { emptyTrack, sortedTrack } from './track.js';
 
@@ -123,22 +124,38 @@ export class PartialBuilder {
     return dropped;
   }
 
-  /** The partial of every record added since the last reset; shares no array with the builder. */
+  /** The partial of every record added since the last reset, in object form (as the main thread reads it from the wire). */
   finish(): PartialAggregate {
+    const writer = new PartialWriter();
+    this.writeTo(writer);
+    return new PartialReader(writer.take()).partial();
+  }
+
+  /** Writes the partial of every record added since the last reset (layout: partial-wire.ts). */
+  writeTo(out: PartialWriter): void {
     const n = this.#count;
-    const readings = Object.create(null) as Record<string, ReadingPartial>;
-    for (const [name, { count, min, max, sum }] of this.#readings) readings[name] = { count, min, max, sum: sum.toArray() };
-    return {
-      count: n,
-      sumLon: this.#sumLon.toArray(),
-      sumLat: this.#sumLat.toArray(),
-      bbox: [this.#west, this.#south, this.#east, this.#north],
-      eventTime: [this.#tsMin, this.#tsMax],
-      devices: [...this.#devices].sort(),
-      hull: planarHull(this.#lon, this.#lat, n),
-      readings,
-      track: this.#track ? (n === 0 ? emptyTrack() : sortedTrack(this.#lon, this.#lat, this.#ts, n)) : null,
-    };
+    out.number(n);
+    out.list(this.#sumLon.toArray());
+    out.list(this.#sumLat.toArray());
+    out.number(this.#west);
+    out.number(this.#south);
+    out.number(this.#east);
+    out.number(this.#north);
+    out.number(this.#tsMin);
+    out.number(this.#tsMax);
+    const devices = [...this.#devices].sort();
+    out.number(devices.length);
+    for (const id of devices) out.string(id);
+    out.list(planarHull(this.#lon, this.#lat, n));
+    out.number(this.#readings.size);
+    for (const [name, { count, min, max, sum }] of this.#readings) {
+      out.string(name);
+      out.number(count);
+      out.number(min);
+      out.number(max);
+      out.list(sum.toArray());
+    }
+    out.track(this.#track ? (n === 0 ? emptyTrack() : sortedTrack(this.#lon, this.#lat, this.#ts, n)) : null);
   }
 
   /** Empties the builder for the next (window, key), keeping its buffers. */

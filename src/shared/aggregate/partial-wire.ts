@@ -1,0 +1,137 @@
+/*
+ * Partial aggregates as they cross from a worker to the main thread: one
+ * Float64Array of numbers and one array of the strings they name (key ids,
+ * device ids, reading names, each once per chunk). Structured clone of the
+ * object form costs about 15 µs per partial (serialize and deserialize, a
+ * dozen small objects each); a chunk's partials as two flat values cross in
+ * one copy of their bytes, and the main thread reads them back with plain
+ * array pushes.
+ *
+ * One partial, in order (n: a length, [n]: n numbers, s: a string index):
+ *   count, n sumLon[n], n sumLat[n], west, south, east, north,
+ *   tsMin, tsMax, n devices(s)[n], n hull[n],
+ *   n readings (s name, count, min, max, n sum[n])[n],
+ *   track: -1 for none, else n ts[n] lon[n] lat[n]
+ */
+import type { PartialAggregate, ReadingPartial } from './partial.js';
+import type { TrackPartial } from './track.js';
+
+/** What a worker returns: plain data, cloned as two values whatever the number of partials. */
+export interface PartialsWire {
+  readonly numbers: Float64Array;
+  readonly strings: string[];
+}
+
+const INITIAL_NUMBERS = 4096;
+const NO_TRACK = -1;
+
+/** Writes numbers and strings into a growing buffer; `take` hands them over and starts again. */
+export class PartialWriter {
+  #numbers = new Float64Array(INITIAL_NUMBERS);
+  #length = 0;
+  #strings: string[] = [];
+  #stringIndex = new Map<string, number>();
+
+  number(x: number): void {
+    if (this.#length === this.#numbers.length) {
+      const bigger = new Float64Array(this.#numbers.length * 2);
+      bigger.set(this.#numbers);
+      this.#numbers = bigger;
+    }
+    this.#numbers[this.#length++] = x;
+  }
+
+  /** A length, then the values. */
+  list(values: ArrayLike<number>, count = values.length): void {
+    this.number(count);
+    for (let i = 0; i < count; i++) this.number(values[i]!);
+  }
+
+  /** A string, as its index in this wire's string table. */
+  string(s: string): void {
+    let index = this.#stringIndex.get(s);
+    if (index === undefined) {
+      index = this.#strings.length;
+      this.#strings.push(s);
+      this.#stringIndex.set(s, index);
+    }
+    this.number(index);
+  }
+
+  track(track: TrackPartial | null): void {
+    if (track === null) {
+      this.number(NO_TRACK);
+      return;
+    }
+    this.number(track.ts.length);
+    for (const column of [track.ts, track.lon, track.lat]) for (const x of column) this.number(x);
+  }
+
+  /** The numbers and strings written since the last take (a copy of just the used numbers). */
+  take(): PartialsWire {
+    const wire = { numbers: this.#numbers.slice(0, this.#length), strings: this.#strings };
+    this.#length = 0;
+    this.#strings = [];
+    this.#stringIndex.clear();
+    return wire;
+  }
+}
+
+/** Reads a wire front to back. */
+export class PartialReader {
+  readonly #numbers: Float64Array;
+  readonly #strings: readonly string[];
+  #at = 0;
+
+  constructor(wire: PartialsWire) {
+    this.#numbers = wire.numbers;
+    this.#strings = wire.strings;
+  }
+
+  get done(): boolean {
+    return this.#at >= this.#numbers.length;
+  }
+
+  number(): number {
+    if (this.#at >= this.#numbers.length) throw new RangeError('partials wire ended early');
+    return this.#numbers[this.#at++]!;
+  }
+
+  string(): string {
+    const s = this.#strings[this.number()];
+    if (s === undefined) throw new RangeError('partials wire names a string it does not hold');
+    return s;
+  }
+
+  list(): number[] {
+    const n = this.number();
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) out.push(this.number());
+    return out;
+  }
+
+  partial(): PartialAggregate {
+    const count = this.number();
+    const sumLon = this.list();
+    const sumLat = this.list();
+    const bbox: [number, number, number, number] = [this.number(), this.number(), this.number(), this.number()];
+    const eventTime: [number, number] = [this.number(), this.number()];
+    const devices: string[] = [];
+    for (let n = this.number(); n > 0; n--) devices.push(this.string());
+    const hull = this.list();
+    const readings = Object.create(null) as Record<string, ReadingPartial>;
+    for (let n = this.number(); n > 0; n--) {
+      const name = this.string();
+      readings[name] = { count: this.number(), min: this.number(), max: this.number(), sum: this.list() };
+    }
+    return { count, sumLon, sumLat, bbox, eventTime, devices, hull, readings, track: this.#track() };
+  }
+
+  #track(): TrackPartial | null {
+    const n = this.number();
+    if (n === NO_TRACK) return null;
+    const track: TrackPartial = { ts: [], lon: [], lat: [] };
+    for (const column of [track.ts, track.lon, track.lat]) for (let i = 0; i < n; i++) column.push(this.number());
+    return track;
+  }
+}

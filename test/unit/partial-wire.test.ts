@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { PartialBuilder } from '../../src/shared/aggregate/partial.js';
+import { PartialReader, PartialWriter } from '../../src/shared/aggregate/partial-wire.js';
+
+function builder(track: boolean, device: string, lon: number): PartialBuilder {
+  const b = new PartialBuilder({ track, maxReadingNames: 4 });
+  b.add(lon, 47, 1_764_000_000_000, device, ['pm25', 'temp_c'], [8.5, Number.NaN], 2);
+  b.add(lon + 0.5, 47.25, 1_764_000_001_000, device, ['pm25', 'temp_c'], [9.5, 12], 2);
+  return b;
+}
+
+describe('partials wire', () => {
+  it('carries several partials after a structured clone, each string once, in the order written', () => {
+    const builders = [builder(false, 'ws-1', 8), builder(true, 'ws-1', 9), builder(false, 'ws-2', 10)];
+    const writer = new PartialWriter();
+    writer.number(3);
+    for (const b of builders) b.writeTo(writer);
+    const wire = structuredClone(writer.take());
+    expect([...wire.strings].sort()).toEqual(['pm25', 'temp_c', 'ws-1', 'ws-2']);
+    const reader = new PartialReader(wire);
+    const read = Array.from({ length: reader.number() }, () => reader.partial());
+    expect(reader.done).toBe(true);
+    expect(read).toEqual(builders.map((b) => b.finish()));
+    expect(read.map((p) => [p.count, p.devices, p.bbox, p.track?.ts.length ?? null])).toEqual([
+      [2, ['ws-1'], [8, 47, 8.5, 47.25], null],
+      [2, ['ws-1'], [9, 47, 9.5, 47.25], 2],
+      [2, ['ws-2'], [10, 47, 10.5, 47.25], null],
+    ]);
+    expect(read[0]!.readings.pm25).toMatchObject({ count: 2, min: 8.5, max: 9.5 });
+    expect(read[0]!.readings.temp_c).toMatchObject({ count: 1, min: 12, max: 12 });
+  });
+
+  it('starts afresh after take, and refuses a wire that ends early or names a string it lacks', () => {
+    const writer = new PartialWriter();
+    builder(false, 'ws-1', 8).writeTo(writer);
+    const whole = writer.take();
+    builder(false, 'ws-9', 8).writeTo(writer);
+    expect(writer.take().strings).toEqual(['ws-9', 'pm25', 'temp_c']);
+    const cut = { numbers: whole.numbers.slice(0, whole.numbers.length - 1), strings: whole.strings };
+    expect(() => new PartialReader(cut).partial()).toThrow(/ended early/);
+    expect(() => new PartialReader({ numbers: whole.numbers, strings: [] }).partial()).toThrow(/does not hold/);
+  });
+});
