@@ -4,7 +4,7 @@
  * text parsing, markdown tables, and where results are written.
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -201,6 +201,34 @@ export function procCpuSeconds(pid: number, tid?: number): number | undefined {
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   return (utime + stime) / ticksPerSecond();
+}
+
+/**
+ * Node names the threads of V8's platform "V8Worker": concurrent and parallel
+ * garbage collection (marking, sweeping, scavenging) and background compilation
+ * of every isolate, the workers' included, run on them.
+ */
+export const V8_BACKGROUND_THREAD = 'V8Worker';
+
+/** CPU seconds of a process's threads named `name` (Linux /proc), undefined when the process is gone. */
+export function procThreadsCpuSeconds(pid: number, name: string): number | undefined {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  let seconds = 0;
+  for (const tid of tids) {
+    let comm: string;
+    try {
+      comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (comm === name) seconds += procCpuSeconds(pid, Number(tid)) ?? 0;
+  }
+  return seconds;
 }
 
 /**

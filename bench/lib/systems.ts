@@ -22,6 +22,8 @@ import {
   nowMs,
   packageVersion,
   procCpuSeconds,
+  procThreadsCpuSeconds,
+  V8_BACKGROUND_THREAD,
   round,
   say,
   scrape,
@@ -56,6 +58,8 @@ export interface Measurement {
   readonly cpuSeconds: number | undefined;
   /** CPU of the main thread alone over the same span, for the Node.js systems (Linux). */
   readonly mainThreadCpuSeconds?: number | undefined;
+  /** CPU of V8's background threads over the same span (garbage collection and compilation, see V8_BACKGROUND_THREAD). */
+  readonly backgroundThreadsCpuSeconds?: number | undefined;
   readonly windowLatencyMs?: { readonly p50: number | undefined; readonly p99: number | undefined };
   readonly detail: Readonly<Record<string, unknown>>;
 }
@@ -173,7 +177,13 @@ export async function measureGeowindow(ctx: RunContext, options: GeowindowOption
       const at = nowMs();
       const recordsIn = samples === undefined ? 0 : metricSum(samples, 'geowindow_records_in_total');
       return recordsIn > 0
-        ? { at, recordsIn, cpu: procCpuSeconds(child.pid) ?? 0, mainCpu: procCpuSeconds(child.pid, child.pid) ?? NaN }
+        ? {
+            at,
+            recordsIn,
+            cpu: procCpuSeconds(child.pid) ?? 0,
+            mainCpu: procCpuSeconds(child.pid, child.pid) ?? NaN,
+            backgroundCpu: procThreadsCpuSeconds(child.pid, V8_BACKGROUND_THREAD) ?? NaN,
+          }
         : undefined;
     });
     // On a runtime where the service bounds its young generation by restarting itself, these are the restarted arguments.
@@ -208,6 +218,7 @@ export async function measureGeowindow(ctx: RunContext, options: GeowindowOption
     }
     const cpuAtRead = procCpuSeconds(child.pid) ?? NaN;
     const mainCpuAtRead = procCpuSeconds(child.pid, child.pid) ?? NaN;
+    const backgroundCpuAtRead = procThreadsCpuSeconds(child.pid, V8_BACKGROUND_THREAD) ?? NaN;
     memory.sample();
     const peakAtRead = memory.peakBytes;
     // Every window closed by count is acknowledged (only the open windows, at most one per
@@ -272,6 +283,7 @@ export async function measureGeowindow(ctx: RunContext, options: GeowindowOption
           : 'first /metrics sample with records in (50 ms poll; records already counted then are left out) to the last commit reaching the end offsets (admin poll, 50 ms; SIGTERM once /metrics shows every record read, polled every 100 ms near the end)',
       cpuSeconds: round(cpuAtRead - first.cpu, 3),
       mainThreadCpuSeconds: round(mainCpuAtRead - first.mainCpu, 3),
+      backgroundThreadsCpuSeconds: round(backgroundCpuAtRead - first.backgroundCpu, 3),
       windowLatencyMs: { p50: quantile(0.5), p99: quantile(0.99) },
       detail: {
         groupId,

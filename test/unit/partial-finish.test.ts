@@ -3,7 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { finishAggregate } from '../../src/shared/aggregate/finish.js';
-import { PartialBuilder, emptyPartial, partialBytes, type PartialAggregate } from '../../src/shared/aggregate/partial.js';
+import { PartialBuilder, emptyPartial, mergePartial, partialBytes, type PartialAggregate } from '../../src/shared/aggregate/partial.js';
 import { PartialReader, PartialWriter } from '../../src/shared/aggregate/partial-wire.js';
 import { EARTH_MEAN_RADIUS_M, haversineM } from '../../src/shared/aggregate/track.js';
 
@@ -103,20 +103,37 @@ describe('finishing a partial aggregate', () => {
 });
 
 describe('partialBytes', () => {
-  it('bounds from above the heap that partials take as read from the wire, by less than half again', () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    const builder = new PartialBuilder({ track: true, maxReadingNames: 16 });
-    for (let i = 0; i < 500; i++) {
+  /** One partial's wire: `fixes` records of a few devices, three readings each. */
+  function wireOf(track: boolean, fixes: number, from = 0) {
+    const builder = new PartialBuilder({ track, maxReadingNames: 16 });
+    for (let i = from; i < from + fixes; i++) {
       builder.add(8 + i * 1e-4, 47 + Math.sin(i) * 1e-3, 1_764_000_000_000 + i * 997, `ws-${String(i % 7).padStart(5, '0')}`, ['temp_c', 'humidity', 'pm25'], [12.3 + i * 0.01, 0.71, 8.1 + (i % 13)], 3);
     }
     const writer = new PartialWriter();
     builder.writeTo(writer);
-    const wire = structuredClone(writer.take());
-    const copies = 1000;
+    return structuredClone(writer.take());
+  }
+
+  // Window state is mostly small partials (a zone, cell or device with a few records per chunk), so those are measured too.
+  it.each([
+    { shape: 'one record', track: false, fixes: 1, merged: false },
+    { shape: 'a two-fix track', track: true, fixes: 2, merged: false },
+    { shape: 'three records merged with three more', track: false, fixes: 3, merged: true },
+    { shape: 'a 500-fix track', track: true, fixes: 500, merged: false },
+    { shape: 'a 250-fix track merged with another', track: true, fixes: 250, merged: true },
+  ])('bounds from above the heap of $shape as the main thread holds it, by less than half again', ({ track, fixes, merged }) => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const wire = wireOf(track, fixes);
+    const more = merged ? wireOf(track, fixes, fixes) : undefined;
+    const copies = fixes > 100 ? 1000 : 20_000;
     gc();
     const before = process.memoryUsage().heapUsed;
-    const held = Array.from({ length: copies }, () => new PartialReader(wire).partial());
+    const held = Array.from({ length: copies }, () => {
+      const partial = new PartialReader(wire).partial();
+      if (more !== undefined) mergePartial(partial, new PartialReader(more).partial(), 16);
+      return partial;
+    });
     gc();
     const used = process.memoryUsage().heapUsed - before;
     const estimated = held.reduce((sum, p) => sum + partialBytes(p), 0);

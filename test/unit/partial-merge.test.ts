@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { finishAggregate } from '../../src/shared/aggregate/finish.js';
 import { ExactSum } from '../../src/shared/aggregate/exact-sum.js';
 import { PartialBuilder, READING_SUM_SCALE, emptyPartial, mergePartial, type PartialAggregate } from '../../src/shared/aggregate/partial.js';
+import { PartialReader, PartialWriter } from '../../src/shared/aggregate/partial-wire.js';
 import { buildPartial, chunksOf, mergedPartial, record, records, split, type TestRecord } from './partial-records.js';
 
 /** More names than the records use: no reading is dropped. */
@@ -157,13 +158,18 @@ describe('reading-name cap', () => {
 });
 
 describe('readings named like Object.prototype members', () => {
-  it('stay ordinary readings after a structured clone, in either partial', () => {
+  it('stay ordinary readings after crossing threads, in either partial', () => {
     const builder = new PartialBuilder({ track: false, maxReadingNames: 10 });
+    const crossed = (): PartialAggregate => {
+      const writer = new PartialWriter();
+      builder.writeTo(writer);
+      return new PartialReader(structuredClone(writer.take())).partial();
+    };
     builder.add(1, 2, 3, 'a', ['temp'], [1], 1);
-    const into = structuredClone(builder.finish());
+    const into = crossed();
     builder.reset();
     builder.add(1, 2, 4, 'a', ['__proto__', 'toString', 'temp'], [5, 6, 7], 3);
-    const other = structuredClone(builder.finish());
+    const other = crossed();
     expect(mergePartial(into, other, 10)).toBe(0);
     const readings = finishAggregate(into).readings;
     expect(Object.getPrototypeOf(readings)).toBeNull();

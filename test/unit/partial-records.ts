@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { PartialBuilder, mergePartial, type PartialAggregate } from '../../src/shared/aggregate/partial.js';
+import { PartialReader, PartialWriter } from '../../src/shared/aggregate/partial-wire.js';
 
 export interface TestRecord {
   lon: number;
@@ -68,10 +69,14 @@ export const split: fc.Arbitrary<Split> = fc.record({
   mergeOrder: fc.array(fc.nat()),
 });
 
-export function buildPartial(list: readonly TestRecord[], track: boolean, maxReadingNames: number, builder = new PartialBuilder({ track, maxReadingNames })): PartialAggregate {
+function fill(builder: PartialBuilder, list: readonly TestRecord[]): PartialBuilder {
   builder.reset();
   for (const r of list) builder.add(r.lon, r.lat, r.ts, r.device, r.names, r.values, r.names.length);
-  return builder.finish();
+  return builder;
+}
+
+export function buildPartial(list: readonly TestRecord[], track: boolean, maxReadingNames: number, builder = new PartialBuilder({ track, maxReadingNames })): PartialAggregate {
+  return fill(builder, list).finish();
 }
 
 /** The records' chunks under a split. */
@@ -93,14 +98,20 @@ export function chunksOf(list: readonly TestRecord[], s: Split): TestRecord[][] 
 
 /**
  * Builds one partial per non-empty chunk with a single reused builder (as a
- * worker does), passes each through structuredClone (as between threads) and
+ * worker does), passes each through the wire and structuredClone (as between threads) and
  * merges them pairwise in the split's random order until one is left.
  */
+function crossThreads(chunk: readonly TestRecord[], builder: PartialBuilder): PartialAggregate {
+  const writer = new PartialWriter();
+  fill(builder, chunk).writeTo(writer);
+  return new PartialReader(structuredClone(writer.take())).partial();
+}
+
 export function mergedPartial(list: readonly TestRecord[], s: Split, track: boolean, maxReadingNames: number): PartialAggregate {
   const builder = new PartialBuilder({ track, maxReadingNames });
   const partials = chunksOf(list, s)
     .filter((chunk) => chunk.length > 0)
-    .map((chunk) => structuredClone(buildPartial(chunk, track, maxReadingNames, builder)));
+    .map((chunk) => crossThreads(chunk, builder));
   let step = 0;
   while (partials.length > 1) {
     const pick = (n: number) => (s.mergeOrder.length === 0 ? 0 : s.mergeOrder[step++ % s.mergeOrder.length]! % n);

@@ -43,8 +43,7 @@ export interface PartialAggregate {
   hull: number[];
   /**
    * Statistics per reading name, a dictionary without prototype (a reading may
-   * be named "__proto__"). Structured clone gives it Object.prototype back;
-   * mergePartial copes with either.
+   * be named "__proto__").
    */
   readings: Record<string, ReadingPartial>;
   /** Only when built with track: true. */
@@ -92,8 +91,7 @@ export function mergePartial(into: PartialAggregate, other: PartialAggregate, ma
 }
 
 function mergeReadings(into: PartialAggregate, other: PartialAggregate, maxReadingNames: number): number {
-  const readings = withoutPrototype(into.readings);
-  into.readings = readings;
+  const readings = into.readings;
   let names = Object.keys(readings).length;
   let dropped = 0;
   for (const name of Object.keys(other.readings).sort()) {
@@ -114,45 +112,36 @@ function mergeReadings(into: PartialAggregate, other: PartialAggregate, maxReadi
   return dropped;
 }
 
-/** The dictionary itself when it has no prototype, else a copy without one (after a structured clone). */
-function withoutPrototype(readings: Record<string, ReadingPartial>): Record<string, ReadingPartial> {
-  if (Object.getPrototypeOf(readings) === null) return readings;
-  const copy = Object.create(null) as Record<string, ReadingPartial>;
-  for (const name of Object.keys(readings)) copy[name] = readings[name]!;
-  return copy;
-}
-
-/** Two sorted lists of distinct strings as one, in one linear pass. */
+/**
+ * Two sorted lists of distinct strings as one, in one linear pass, into an
+ * array sized for both and trimmed (window state: pushing onto [] reserves
+ * 17 slots for a key's two or three devices).
+ */
 function mergeSortedDistinct(a: readonly string[], b: readonly string[]): string[] {
-  const merged: string[] = [];
+  const merged = new Array<string>(a.length + b.length);
+  let n = 0;
   let i = 0;
   let j = 0;
   while (i < a.length && j < b.length) {
     const x = a[i]!;
     const y = b[j]!;
-    if (x < y) {
-      merged.push(x);
-      i++;
-    } else if (y < x) {
-      merged.push(y);
-      j++;
-    } else {
-      merged.push(x);
-      i++;
-      j++;
-    }
+    if (x <= y) i++;
+    if (y <= x) j++;
+    merged[n++] = x < y ? x : y;
   }
-  for (; i < a.length; i++) merged.push(a[i]!);
-  for (; j < b.length; j++) merged.push(b[j]!);
+  for (; i < a.length; i++) merged[n++] = a[i]!;
+  for (; j < b.length; j++) merged[n++] = b[j]!;
+  merged.length = n;
   return merged;
 }
 
 /**
  * A number held in an array of a partial as the main thread reads it from the
- * wire (partial-wire.ts) and merges it: an unboxed double, 8 B, plus up to
- * half again of the slack arrays keep when they grow by push.
+ * wire (partial-wire.ts) and merges it: an unboxed double, 8 B. The reader and
+ * the merges make arrays at their exact length (arrays grown by push keep up
+ * to half again, and 17 slots for one value).
  */
-const NUMBER_BYTES = 12;
+const NUMBER_BYTES = 8;
 /** The partial object, its bbox and eventTime arrays, the headers of its other arrays and of the readings dictionary. */
 const PARTIAL_BASE_BYTES = 512;
 /** One reading name: its dictionary entry, the ReadingPartial object with boxed min and max, its sum array's header and the name string's header. */
@@ -164,9 +153,10 @@ const CHAR_BYTES = 2;
 const HULL_VERTEX_BYTES = 2 * NUMBER_BYTES;
 const TRACK_POINT_BYTES = 3 * NUMBER_BYTES;
 /**
- * The sizes above are measured or bound the slack from above (a 500-fix
- * track read from the wire holds 15.6 KB, estimated 21.8 KB); a tenth more
- * absorbs layouts that differ between V8 versions.
+ * The sizes above are measured, so the sum bounds a partial the main thread
+ * holds from above by 4-26% for the small ones window state is mostly made of
+ * (device ids are counted in full, though keys of one chunk share them); a
+ * tenth more absorbs layouts that differ between V8 versions.
  */
 const ESTIMATE_MARGIN = 1.1;
 

@@ -3,8 +3,7 @@ import { shortestFloat32 } from './float32.js';
 /**
  * The fixes of one device's track in a window, sorted by (ts, lon, lat), each
  * distinct (ts, lon, lat) once: a device reporting the same position at the
- * same time twice (a resend, a replayed record) made one fix, not two. Plain
- * arrays, so a partial crosses threads by structured clone.
+ * same time twice (a resend, a replayed record) made one fix, not two.
  */
 export interface TrackPartial {
   ts: number[];
@@ -41,12 +40,13 @@ export function sortedTrack(lon: ArrayLike<number>, lat: ArrayLike<number>, ts: 
   const order = new Uint32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
   order.sort((i, j) => compareFixes(ts[i]!, lon[i]!, lat[i]!, ts[j]!, lon[j]!, lat[j]!));
-  const track = emptyTrack();
+  const track = trackOfCapacity(count);
+  let n = 0;
   for (let k = 0; k < count; k++) {
     const i = order[k]!;
-    appendFix(track, ts[i]!, lon[i]!, lat[i]!);
+    n = appendFix(track, n, ts[i]!, lon[i]!, lat[i]!);
   }
-  return track;
+  return trimmed(track, n);
 }
 
 export function emptyTrack(): TrackPartial {
@@ -55,30 +55,47 @@ export function emptyTrack(): TrackPartial {
 
 /** Two sorted tracks as one, in one linear pass; a fix both hold is kept once. */
 export function mergeTracks(a: TrackPartial, b: TrackPartial): TrackPartial {
-  const track = emptyTrack();
+  const track = trackOfCapacity(a.ts.length + b.ts.length);
+  let n = 0;
   let i = 0;
   let j = 0;
   while (i < a.ts.length && j < b.ts.length) {
     if (compareFixes(a.ts[i]!, a.lon[i]!, a.lat[i]!, b.ts[j]!, b.lon[j]!, b.lat[j]!) <= 0) {
-      appendFix(track, a.ts[i]!, a.lon[i]!, a.lat[i]!);
+      n = appendFix(track, n, a.ts[i]!, a.lon[i]!, a.lat[i]!);
       i++;
     } else {
-      appendFix(track, b.ts[j]!, b.lon[j]!, b.lat[j]!);
+      n = appendFix(track, n, b.ts[j]!, b.lon[j]!, b.lat[j]!);
       j++;
     }
   }
-  for (; i < a.ts.length; i++) appendFix(track, a.ts[i]!, a.lon[i]!, a.lat[i]!);
-  for (; j < b.ts.length; j++) appendFix(track, b.ts[j]!, b.lon[j]!, b.lat[j]!);
+  for (; i < a.ts.length; i++) n = appendFix(track, n, a.ts[i]!, a.lon[i]!, a.lat[i]!);
+  for (; j < b.ts.length; j++) n = appendFix(track, n, b.ts[j]!, b.lon[j]!, b.lat[j]!);
+  return trimmed(track, n);
+}
+
+/**
+ * Columns sized for every fix, trimmed to the distinct ones at the end: a
+ * track is window state, and arrays grown by push keep up to half again.
+ */
+function trackOfCapacity(capacity: number): TrackPartial {
+  return { ts: new Array<number>(capacity), lon: new Array<number>(capacity), lat: new Array<number>(capacity) };
+}
+
+function trimmed(track: TrackPartial, size: number): TrackPartial {
+  track.ts.length = size;
+  track.lon.length = size;
+  track.lat.length = size;
   return track;
 }
 
-/** Appends a fix that sorts at or after the track's last one, unless it is the last one again. */
-function appendFix(track: TrackPartial, ts: number, lon: number, lat: number): void {
-  const last = track.ts.length - 1;
-  if (last >= 0 && track.ts[last] === ts && track.lon[last] === lon && track.lat[last] === lat) return;
-  track.ts.push(ts);
-  track.lon.push(lon);
-  track.lat.push(lat);
+/** Writes fix `size` when it differs from the last one written (fixes come sorted); returns the new size. */
+function appendFix(track: TrackPartial, size: number, ts: number, lon: number, lat: number): number {
+  const last = size - 1;
+  if (last >= 0 && track.ts[last] === ts && track.lon[last] === lon && track.lat[last] === lat) return size;
+  track.ts[size] = ts;
+  track.lon[size] = lon;
+  track.lat[size] = lat;
+  return size + 1;
 }
 
 /** Great-circle distance in metres between two points in degrees (haversine, on the mean Earth sphere). */
