@@ -30,12 +30,17 @@ describe('partials wire', () => {
     expect(read[0]!.readings.temp_c).toMatchObject({ count: 1, min: 12, max: 12 });
   });
 
-  it('starts afresh after take, and refuses a wire that ends early or names a string it lacks', () => {
+  it('starts afresh after take or clear, and refuses a wire that ends early or names a string it lacks', () => {
     const writer = new PartialWriter();
     builder(false, 'ws-1', 8).writeTo(writer);
     const whole = writer.take();
+    writer.number(42);
+    writer.string('left by a task that failed');
+    writer.clear();
     builder(false, 'ws-9', 8).writeTo(writer);
-    expect(writer.take().strings).toEqual(['ws-9', 'pm25', 'temp_c']);
+    const next = writer.take();
+    expect(next.strings).toEqual(['ws-9', 'pm25', 'temp_c']);
+    expect(next.numbers.length).toBe(whole.numbers.length);
     const cut = { numbers: whole.numbers.slice(0, whole.numbers.length - 1), strings: whole.strings };
     expect(() => new PartialReader(cut).partial()).toThrow(/ended early/);
     expect(() => new PartialReader({ numbers: whole.numbers, strings: [] }).partial()).toThrow(/does not hold/);

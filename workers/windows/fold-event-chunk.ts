@@ -137,6 +137,7 @@ export function foldEventChunk(task: EventTask): EventChunkResult {
 
 /** Writes every (window, key) partial of the chunk (layout: EventChunkResult) and frees the builders for the next chunk. */
 function finishWindows(windows: Map<number, Map<string, Slot>[]>, sizeMs: number, track: readonly boolean[]): PartialsWire {
+  writer.clear();
   for (const [start, byKind] of windows) {
     writer.number(start);
     writer.number(start + sizeMs);

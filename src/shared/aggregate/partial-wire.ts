@@ -70,10 +70,15 @@ export class PartialWriter {
   /** The numbers and strings written since the last take (a copy of just the used numbers). */
   take(): PartialsWire {
     const wire = { numbers: this.#numbers.slice(0, this.#length), strings: this.#strings };
+    this.clear();
+    return wire;
+  }
+
+  /** Drops what was written since the last take: a task that failed midway leaves nothing for the next. */
+  clear(): void {
     this.#length = 0;
     this.#strings = [];
     this.#stringIndex.clear();
-    return wire;
   }
 }
 
