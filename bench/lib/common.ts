@@ -204,13 +204,14 @@ export function procCpuSeconds(pid: number, tid?: number): number | undefined {
 }
 
 /**
- * Node names the threads of V8's platform "V8Worker": concurrent and parallel
- * garbage collection (marking, sweeping, scavenging) and background compilation
- * of every isolate, the workers' included, run on them.
+ * Node 22 and later name the threads of V8's platform "V8Worker": concurrent
+ * and parallel garbage collection (marking, sweeping, scavenging) and
+ * background compilation of every isolate, the workers' included, run on them.
+ * Node 20 names every thread "node", so there they cannot be told apart.
  */
 export const V8_BACKGROUND_THREAD = 'V8Worker';
 
-/** CPU seconds of a process's threads named `name` (Linux /proc), undefined when the process is gone. */
+/** CPU seconds of a process's threads named `name` (Linux /proc); NaN when it has none, undefined when the process is gone. */
 export function procThreadsCpuSeconds(pid: number, name: string): number | undefined {
   let tids: string[];
   try {
@@ -218,7 +219,7 @@ export function procThreadsCpuSeconds(pid: number, name: string): number | undef
   } catch {
     return undefined;
   }
-  let seconds = 0;
+  let seconds = Number.NaN;
   for (const tid of tids) {
     let comm: string;
     try {
@@ -226,7 +227,7 @@ export function procThreadsCpuSeconds(pid: number, name: string): number | undef
     } catch {
       continue;
     }
-    if (comm === name) seconds += procCpuSeconds(pid, Number(tid)) ?? 0;
+    if (comm === name) seconds = (Number.isNaN(seconds) ? 0 : seconds) + (procCpuSeconds(pid, Number(tid)) ?? 0);
   }
   return seconds;
 }

@@ -194,7 +194,7 @@ export function windowsSection(input: WindowsReportInput): { markdown: string; s
     'How it is measured: one row at a time, each reading the whole topic from a fresh consumer group.',
     `geowindow rows: \`node --expose-gc dist/src/cli.js run\`, WORKERS=${input.workers}, as in \`npm run bench\` (records/s from the first /metrics sample`,
     'with records in to the committed offsets reaching the end offsets; CPU over the same span up to all records read, of it the main thread and',
-    "V8's background threads (named V8Worker: concurrent garbage collection of every isolate, and compilation); peak RSS: VmHWM).",
+    "V8's background threads (named V8Worker from Node 22 on, '-' on Node 20: concurrent garbage collection of every isolate, and compilation); peak RSS: VmHWM).",
     'Count windows end at SIGTERM (the last partial windows close at shutdown); the event-time rows',
     `(WINDOW=tumbling WINDOW_SIZE=${input.windowMs} WINDOW_GRACE=${input.graceMs} OUTPUT_SCHEMA=v2 ZONES_FILE=<the counties>) end when`,
     `the partitions, read to their end, idle for IDLE_PARTITION_MS=${input.idlePartitionMs} and close their last windows by the wall clock: that wait is in their clock.`,
