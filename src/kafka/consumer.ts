@@ -2,6 +2,7 @@ import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { EndOffsets, OffsetCommitter } from '../pipeline/ports.js';
 import type { RecordBatch, TopicPartitionOffset } from '../pipeline/records.js';
 import { kafkaErrorType, TOPIC_MISSING } from './protocol-errors.js';
+import { whilePassing } from './transient.js';
 
 export interface ConsumerOptions {
   readonly groupId: string;
@@ -152,16 +153,27 @@ export class InputConsumer implements OffsetCommitter, EndOffsets {
   }
 
   async committedOffset(topic: string, partition: number): Promise<number | undefined> {
-    const admin = await this.#connectedAdmin();
-    const [offsets] = await admin.fetchOffsets({ groupId: this.#options.groupId, topics: [topic] });
-    const offset = Number(offsets?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
+    const committed = await this.#committed(topic, partition);
+    const offset = Number(committed?.offset ?? -1);
     return offset >= 0 ? offset : undefined;
   }
 
   async committedMetadata(topic: string, partition: number): Promise<string | null> {
-    const admin = await this.#connectedAdmin();
-    const [offsets] = await admin.fetchOffsets({ groupId: this.#options.groupId, topics: [topic] });
-    return offsets?.partitions.find((p) => p.partition === partition)?.metadata ?? null;
+    return (await this.#committed(topic, partition))?.metadata ?? null;
+  }
+
+  /**
+   * The group's committed offset and metadata of a partition. Read inside a
+   * batch, right after a broker came back: the group coordinator may not be
+   * there yet, which kafkajs reports as final, so it is asked again while
+   * the reason passes (transient.ts) instead of crashing the consumer.
+   */
+  async #committed(topic: string, partition: number): Promise<{ offset: string; metadata: string | null } | undefined> {
+    const [offsets] = await whilePassing(async () => {
+      const admin = await this.#connectedAdmin();
+      return admin.fetchOffsets({ groupId: this.#options.groupId, topics: [topic] });
+    });
+    return offsets?.partitions.find((p) => p.partition === partition);
   }
 
   async endOffsets(topic: string): Promise<Map<number, number>> {

@@ -1,10 +1,9 @@
 import type { Kafka, Message, Producer, TopicMessages } from 'kafkajs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ProduceError } from '../errors.js';
 import { partitioner } from './partitioner.js';
 import type { RecordSink } from '../pipeline/ports.js';
 import type { OutgoingRecord } from '../pipeline/records.js';
-import { kafkaErrorType, TOPIC_MISSING } from './protocol-errors.js';
+import { whilePassing } from './transient.js';
 
 interface Queued {
   readonly message: Message;
@@ -20,33 +19,6 @@ const MAX_RECORDS_PER_REQUEST = 2000;
  * a few oversized dead letters together would otherwise be refused.
  */
 const MAX_REQUEST_BYTES = 768 * 1024;
-
-/**
- * How long a request is sent again after kafkajs gave up on it for a reason
- * that passes, as Kafka's own producer keeps trying a record for
- * delivery.timeout.ms (120 s by default); then the write fails and the
- * service stops. kafkajs alone gives up within about half a minute: its
- * connection retries run out while a broker restarts, and sends queued behind
- * one refreshing metadata time out on its lock.
- */
-const DELIVERY_TIMEOUT_MS = 120_000;
-/** Pause before a request is sent again. */
-const RESEND_BACKOFF_MS = 1_000;
-/** kafkajs wraps errors a few levels deep at most. */
-const MAX_CAUSE_DEPTH = 8;
-
-/**
- * Whether kafkajs gave up for a reason that passes: no broker answered, a
- * lock on the client's metadata timed out behind such a request, or the
- * broker's own answer is retriable (NOT_ENOUGH_REPLICAS, a leader moving). A
- * missing topic is not: the service reports it (see topic-check.ts).
- */
-function passes(error: unknown): boolean {
-  if (kafkaErrorType(error) === TOPIC_MISSING) return false;
-  let root: unknown = error;
-  for (let depth = 0; depth < MAX_CAUSE_DEPTH && root instanceof Error && root.cause instanceof Error; depth++) root = root.cause;
-  return root instanceof Error && (root.name === 'KafkaJSLockTimeout' || (root as Error & { retriable?: unknown }).retriable === true);
-}
 
 /** Bytes of key, value and headers: what a request carries for the record. */
 export function recordBytes(record: OutgoingRecord): number {
@@ -126,18 +98,9 @@ export class BatchingSink implements RecordSink {
     void request.finally(() => this.#inFlight.delete(request));
   }
 
-  /** One request, sent again while kafkajs gives up for reasons that pass, for at most DELIVERY_TIMEOUT_MS. */
+  /** One request, sent again while kafkajs gives up for reasons that pass (transient.ts). */
   async #send(topicMessages: TopicMessages[]): Promise<void> {
-    const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
-    for (;;) {
-      try {
-        await this.#producer.sendBatch({ topicMessages, acks: -1 });
-        return;
-      } catch (error) {
-        if (this.#abandoned || !passes(error) || Date.now() >= deadline) throw error;
-        await sleep(RESEND_BACKOFF_MS);
-      }
-    }
+    await whilePassing(() => this.#producer.sendBatch({ topicMessages, acks: -1 }), { stop: () => this.#abandoned });
   }
 
   /** Sends what is queued and waits for every request in flight. */

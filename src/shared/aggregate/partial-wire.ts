@@ -4,8 +4,8 @@
  * device ids, reading names, each once per chunk). Structured clone of the
  * object form costs about 15 µs per partial (serialize and deserialize, a
  * dozen small objects each); a chunk's partials as two flat values cross in
- * one copy of their bytes, and the main thread reads them back with plain
- * array pushes.
+ * one copy of their bytes, and the main thread reads them back into arrays
+ * made at their length.
  *
  * One partial, in order (n: a length, [n]: n numbers, s: a string index):
  *   count, n sumLon[n], n sumLat[n], west, south, east, north,
@@ -30,7 +30,7 @@ export class PartialWriter {
   #numbers = new Float64Array(INITIAL_NUMBERS);
   #length = 0;
   #strings: string[] = [];
-  #stringIndex = new Map<string, number>();
+  readonly #stringIndex = new Map<string, number>();
 
   number(x: number): void {
     if (this.#length === this.#numbers.length) {
@@ -42,9 +42,9 @@ export class PartialWriter {
   }
 
   /** A length, then the values. */
-  list(values: ArrayLike<number>, count = values.length): void {
-    this.number(count);
-    for (let i = 0; i < count; i++) this.number(values[i]!);
+  list(values: ArrayLike<number>): void {
+    this.number(values.length);
+    for (let i = 0; i < values.length; i++) this.number(values[i]!);
   }
 
   /** A string, as its index in this wire's string table. */
