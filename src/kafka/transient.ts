@@ -9,9 +9,9 @@ import { kafkaErrorType, TOPIC_MISSING } from './protocol-errors.js';
  * while a broker restarts, and requests queued behind one refreshing metadata
  * time out on its lock.
  */
-export const TRANSIENT_TIMEOUT_MS = 120_000;
+const TRANSIENT_TIMEOUT_MS = 120_000;
 /** Pause before a request is made again. */
-export const TRANSIENT_BACKOFF_MS = 1_000;
+const TRANSIENT_BACKOFF_MS = 1_000;
 /** kafkajs wraps errors a few levels deep at most. */
 const MAX_CAUSE_DEPTH = 8;
 /**
