@@ -169,6 +169,11 @@ export function createMetrics(registry: Registry = new Registry(), pool?: PoolGa
       help: 'Garbage collections the memory guard forced while paused (needs --expose-gc).',
       registers,
     }),
+    youngCollections: new Counter({
+      name: 'geowindow_gc_young_forced_total',
+      help: 'Minor garbage collections forced after produce requests, to free the buffers kafkajs encoded them through (needs --expose-gc).',
+      registers,
+    }),
     workerRestarts: new Counter({
       name: 'geowindow_worker_restarts_total',
       help: 'Aggregation workers that died (out of memory or crashed) and were replaced.',
@@ -229,6 +234,11 @@ export function createMetrics(registry: Registry = new Registry(), pool?: PoolGa
     windowStateBytes: new Gauge({
       name: 'geowindow_window_state_bytes',
       help: 'Estimated heap bytes held by open event-time windows (bounded by the memory plan\'s window-state share).',
+      registers,
+    }),
+    windowClosingBytes: new Gauge({
+      name: 'geowindow_window_closing_bytes',
+      help: 'Estimated heap bytes held by closed event-time windows whose aggregates are still being written.',
       registers,
     }),
     watermark: new Gauge({

@@ -20,6 +20,7 @@ import { describePlan, memoryPlanFor } from './memory/service-plan.js';
 import { describeMainHeap } from './memory/main-heap.js';
 import { youngGeneration } from './memory/young-generation.js';
 import { processMemory } from './memory/probe.js';
+import { minorCollection, YoungCollector } from './memory/young-collector.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { checkZones, eventTimeSettings, zoneHeapBytes } from './windows/event-settings.js';
 
@@ -98,13 +99,16 @@ export async function runService(config: Config, logger: Logger): Promise<number
   const chunks = new ChunkPool(plan.chunkPool.chunks, chunkRows(config), plan.chunkPool.byteCapacity);
   const metrics = createMetrics(new Registry(), chunks, workers);
   metrics.budgetBytes.set(plan.budget.bytes);
+  const young = new YoungCollector(minorCollection(), { collected: () => metrics.youngCollections.inc() });
+  const requested = (bytes: number) => young.requested(bytes);
   const transactions = config.exactlyOnce
     ? new TransactionalSink(kafka, {
         groupId: config.groupId,
         transactionalIdPrefix: config.transactionalIdPrefix === 'auto' ? config.groupId : config.transactionalIdPrefix,
+        requested,
       })
     : undefined;
-  const sink = transactions ?? new BatchingSink(kafka);
+  const sink = transactions ?? new BatchingSink(kafka, { requested });
   const consumer = new InputConsumer(kafka, {
     groupId: config.groupId,
     topic: config.inputTopic,

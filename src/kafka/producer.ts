@@ -46,8 +46,11 @@ export class BatchingSink implements RecordSink {
   #inFlight = new Set<Promise<void>>();
   /** Set by abandon(): requests are not sent again. */
   #abandoned = false;
+  readonly #requested: ((bytes: number) => void) | undefined;
 
-  constructor(kafka: Kafka) {
+  /** `requested`: told the bytes of each request handed to kafkajs (memory/young-collector.ts frees its encoding buffers). */
+  constructor(kafka: Kafka, options: { requested?: (bytes: number) => void } = {}) {
+    this.#requested = options.requested;
     this.#producer = kafka.producer({
       allowAutoTopicCreation: false,
       createPartitioner: partitioner,
@@ -81,6 +84,7 @@ export class BatchingSink implements RecordSink {
     this.#scheduled = false;
     if (this.#queued === 0) return;
     const batch = this.#queue;
+    const bytes = this.#queuedBytes;
     this.#queue = new Map();
     this.#queued = 0;
     this.#queuedBytes = 0;
@@ -96,6 +100,7 @@ export class BatchingSink implements RecordSink {
     );
     this.#inFlight.add(request);
     void request.finally(() => this.#inFlight.delete(request));
+    this.#requested?.(bytes);
   }
 
   /** One request, sent again while kafkajs gives up for reasons that pass (transient.ts). */

@@ -36,7 +36,10 @@ class Lane {
   /** Every request and commit, in order: a commit waits for the writes before it, a write after it goes in the next transaction. */
   #chain: Promise<unknown> = Promise.resolve();
 
-  constructor(kafka: Kafka, transactionalId: string) {
+  readonly #requested: ((bytes: number) => void) | undefined;
+
+  constructor(kafka: Kafka, transactionalId: string, requested: ((bytes: number) => void) | undefined) {
+    this.#requested = requested;
     this.producer = kafka.producer({
       transactionalId,
       idempotent: true,
@@ -68,6 +71,7 @@ class Lane {
     this.#scheduled = false;
     if (this.#queue.length === 0) return;
     const batch = this.#queue;
+    const bytes = this.#queuedBytes;
     this.#queue = [];
     this.#queuedBytes = 0;
     const byTopic = new Map<string, Message[]>();
@@ -80,7 +84,9 @@ class Lane {
     this.#chain = this.#chain.then(async () => {
       try {
         const transaction = await this.#current();
-        await transaction.sendBatch({ topicMessages, acks: -1 });
+        const sent = transaction.sendBatch({ topicMessages, acks: -1 });
+        this.#requested?.(bytes);
+        await sent;
         for (const q of batch) q.resolve();
       } catch (error) {
         for (const q of batch) q.reject(new ProduceError(q.topic, error));
@@ -136,6 +142,8 @@ export interface TransactionalSinkOptions {
   readonly groupId: string;
   /** Transactional ids are `<prefix>-<topic>-<partition>`: stable across restarts and rebalances. */
   readonly transactionalIdPrefix: string;
+  /** Told the bytes of each request handed to kafkajs (memory/young-collector.ts frees its encoding buffers). */
+  readonly requested?: (bytes: number) => void;
 }
 
 /**
@@ -158,7 +166,7 @@ export class TransactionalSink implements RecordSink, Transactions {
     const key = `${topic}\u0000${partition}`;
     let lane = this.#lanes.get(key);
     if (lane === undefined) {
-      lane = new Lane(this.#kafka, `${this.#options.transactionalIdPrefix}-${topic}-${partition}`);
+      lane = new Lane(this.#kafka, `${this.#options.transactionalIdPrefix}-${topic}-${partition}`, this.#options.requested);
       this.#lanes.set(key, lane);
     }
     return lane;

@@ -48,7 +48,7 @@ export function describePlan(plan: MemoryPlan): Record<string, unknown> {
       reserveMb: mb(plan.fetch.reserveBytes),
     },
     deadLettersMb: mb(plan.deadLetterBytes),
-    ...(plan.windowStateBytes > 0 ? { windowStateMb: mb(plan.windowStateBytes) } : {}),
+    ...(plan.windowStateBytes > 0 ? { windowStateMb: mb(plan.windowStateBytes), windowClosingMb: mb(plan.windowClosingBytes) } : {}),
     headroomMb: mb(plan.headroomBytes),
   };
 }

@@ -27,8 +27,11 @@ interface Emission {
   readonly window: TimeWindow;
   readonly closedBy: TimeCloseReason;
   readonly entry: ClosedEntry;
-  readonly keys: Iterator<KeyState>;
+  /** The window's keys by name; each is deleted once its aggregate is built, so a closing window frees its state as it is written. */
+  readonly keys: Iterator<[string, KeyState]>;
   readonly emittedAt: number;
+  /** Estimated bytes of the keys not yet written (StateBudget.closingBytes). */
+  closingBytes: number;
   /** Aggregates sent and not yet acknowledged. */
   outstanding: number;
   sent: number;
@@ -377,7 +380,18 @@ export class EventStream {
     for (const { window, closedBy } of closed) {
       const entry: ClosedEntry = { firstOffset: window.firstOffset, end: window.end, closedAt: this.#mergedUpTo, acknowledged: false };
       this.#closedSince.push(entry);
-      this.#emissions.push({ window, closedBy, entry, keys: window.keys.values(), emittedAt: this.#ctx.now(), outstanding: 0, sent: 0, records: 0, allSent: false });
+      this.#emissions.push({
+        window,
+        closedBy,
+        entry,
+        keys: window.keys.entries(),
+        emittedAt: this.#ctx.now(),
+        closingBytes: window.bytes,
+        outstanding: 0,
+        sent: 0,
+        records: 0,
+        allSent: false,
+      });
     }
     this.pump();
     this.#ctx.stateChanged();
@@ -395,8 +409,8 @@ export class EventStream {
    */
   pump(): void {
     const { sink, outputTopic, fail, inFlight, outputBytesLimit } = this.#ctx;
-    const kind = this.#settings.window.kind;
-    const firstKind = this.#settings.keys.by[0];
+    const { window: spec, keys: keying, budget } = this.#settings;
+    const firstKind = keying.by[0];
     while (this.#emissions.length > 0 && inFlight.outputBytes < outputBytesLimit) {
       const emission = this.#emissions[0]!;
       const next = emission.keys.next();
@@ -406,9 +420,12 @@ export class EventStream {
         this.#finishEmission(emission);
         continue;
       }
-      const key = next.value;
-      const record = timeWindowRecord(kind, emission.window, key, emission.closedBy, this.topic, this.partition, emission.emittedAt);
+      const [name, key] = next.value;
+      const record = timeWindowRecord(spec.kind, emission.window, key, emission.closedBy, this.topic, this.partition, emission.emittedAt);
       const value = JSON.stringify(record);
+      emission.window.keys.delete(name);
+      emission.closingBytes -= key.bytes;
+      budget.closingBytes -= key.bytes;
       const bytes = value.length;
       inFlight.outputBytes += bytes;
       emission.outstanding++;
@@ -435,6 +452,7 @@ export class EventStream {
     metrics.aggregatesWritten.inc(emission.sent);
     metrics.recordsAggregated.inc(emission.records);
     metrics.windowLatency.observe((ackedAt - emission.emittedAt) / 1000);
+    metrics.windowClosingBytes.set(this.#settings.budget.closingBytes);
     metrics.endToEndLatency.observe(Math.max(0, ackedAt - emission.window.end) / 1000);
     requestCommit();
   }
@@ -488,6 +506,7 @@ export class EventStream {
     this.#open = undefined;
     if (open !== undefined) this.#ctx.pool.release(open.chunk);
     // Windows not yet written are dropped with the rest: the next owner rebuilds and writes them.
+    for (const emission of this.#emissions) this.#settings.budget.closingBytes -= emission.closingBytes;
     this.#emissions.length = 0;
     this.#store?.clear();
     this.#mergeReady();

@@ -12,6 +12,15 @@ import type { Aggregator, EndOffsets, OffsetCommitter, RecordSink, Transactions 
 import type { EventTimeSettings, InFlight, StreamContext } from './stream-context.js';
 import type { RecordBatch, SourceRecord, TopicPartitionOffset } from './records.js';
 
+/**
+ * Event time: aggregates in flight at most, whatever the dead-letter share.
+ * kafkajs encodes a request through about seven times its bytes of buffers,
+ * dead once it is sent but freed only by a collection (memory/young-collector.ts
+ * forces one per turn of the event loop): 10 MB in flight left 100-150 MB
+ * of them between collections in the churn soak.
+ */
+const MAX_OUTPUT_IN_FLIGHT_BYTES = 2 * 1024 * 1024;
+
 /** How often a batch waiting for a free chunk heartbeats and looks again. */
 const CHUNK_WAIT_SLICE_MS = 1000;
 /** How often a drain checks whether every window is acknowledged. */
@@ -94,7 +103,7 @@ export class Pipeline {
         if (options.transactions === undefined) void this.commit();
       },
       stateChanged: () => this.#windowStateChanged(),
-      outputBytesLimit: options.deadLetterBytesLimit,
+      outputBytesLimit: Math.min(options.deadLetterBytesLimit, MAX_OUTPUT_IN_FLIGHT_BYTES),
       pumpOutputs: () => {
         for (const stream of this.#streams.values()) if (stream instanceof EventStream) stream.pump();
       },
@@ -363,6 +372,7 @@ export class Pipeline {
     }
     metrics.openWindows.set(open);
     metrics.windowStateBytes.set(settings.budget.usedBytes);
+    metrics.windowClosingBytes.set(settings.budget.closingBytes);
   }
 
   /**

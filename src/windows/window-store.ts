@@ -24,7 +24,14 @@ export type WindowCap = (typeof WINDOW_CAPS)[number];
  */
 export class StateBudget {
   readonly limitBytes: number;
+  /** Open windows: what the share bounds (past it the oldest is emitted early). */
   usedBytes = 0;
+  /**
+   * Closed windows whose aggregates are still being written: freed key by
+   * key as they are. Not held against the share (emitting more windows
+   * early would only add to it); the memory plan reserves room for it.
+   */
+  closingBytes = 0;
 
   constructor(limitBytes: number) {
     this.limitBytes = limitBytes;
@@ -129,7 +136,10 @@ export class WindowStore {
     const closed: ClosedWindow[] = [];
     for (const window of this.#open.values()) if (window.end <= to) closed.push({ window, closedBy });
     closed.sort((a, b) => a.window.end - b.window.end || a.window.start - b.window.start);
-    for (const { window } of closed) this.#forget(window);
+    for (const { window } of closed) {
+      this.#forget(window);
+      this.#budget.closingBytes += window.bytes;
+    }
     return closed;
   }
 

@@ -185,7 +185,7 @@ function setupWithSink(sink: RecordingSink, options: Setup = {}) {
   const aggregates = () => sink.to(OUTPUT).map((s) => JSON.parse(s.record.value as string) as AggregateV2);
   const deadLetters = () =>
     sink.to(DLQ).map((s) => ({ offset: Number(s.record.headers?.[DLQ_HEADERS.offset]), reason: String(s.record.headers?.[DLQ_HEADERS.reason]) }));
-  return { pipeline, sink, committer, clock, pool, metrics, aggregates, deadLetters, aggregator };
+  return { pipeline, sink, committer, clock, pool, metrics, aggregates, deadLetters, aggregator, budget: eventTime.budget };
 }
 
 /** An aggregate without the time it was written: what must come back identical on replay. */
@@ -413,6 +413,46 @@ describe('event-time windows: commits and replay', () => {
     await next;
     expect(read).toBe(true);
     expect(deadLetters()).toEqual([]);
+  });
+
+  it('frees a closed window key by key as its aggregates are written, counting the rest as closing until then', async () => {
+    const sink = new RecordingSink('manual');
+    const { pipeline, budget, metrics } = setupWithSink(sink, { keys: ['device'], inFlightBytes: 1 });
+    await pipeline.handleBatch(batch(0, records(0, ['a', 'b', 'c'].map((device, i) => ({ ts: T0 + i, device })))));
+    await settle();
+    const threeKeys = budget.usedBytes;
+    expect(threeKeys).toBeGreaterThan(0);
+    expect(budget.closingBytes).toBe(0);
+    // A record of the next minute closes the window: one key is written at once, two wait.
+    void pipeline.handleBatch(batch(0, records(3, [{ ts: T0 + MINUTE + 5, device: 'a' }])));
+    await settle();
+    expect(sink.to(OUTPUT)).toHaveLength(1);
+    const twoLeft = budget.closingBytes;
+    expect(twoLeft).toBeGreaterThan(0);
+    expect(twoLeft).toBeLessThan(threeKeys);
+    sink.to(OUTPUT)[0]!.ack.resolve(undefined);
+    await settle();
+    const oneLeft = budget.closingBytes;
+    expect(oneLeft).toBeGreaterThan(0);
+    expect(oneLeft).toBeLessThan(twoLeft);
+    sink.to(OUTPUT)[1]!.ack.resolve(undefined);
+    await settle();
+    expect(budget.closingBytes).toBe(0);
+    sink.to(OUTPUT)[2]!.ack.resolve(undefined);
+    await settle();
+    expect((await metrics.registry.getSingleMetric('geowindow_window_closing_bytes')!.get()).values[0]!.value).toBe(0);
+  });
+
+  it('stops counting a closing window when its partition is revoked before it is written', async () => {
+    const sink = new RecordingSink('manual');
+    const { pipeline, budget } = setupWithSink(sink, { keys: ['device'], inFlightBytes: 1 });
+    const closing = [...['a', 'b', 'c'].map((device, i) => ({ ts: T0 + i, device })), { ts: T0 + MINUTE + 5, device: 'a' }];
+    void pipeline.handleBatch(batch(0, records(0, closing)));
+    await settle();
+    expect(budget.closingBytes).toBeGreaterThan(0);
+    pipeline.resetAssignment();
+    expect(budget.closingBytes).toBe(0);
+    expect(budget.usedBytes).toBe(0);
   });
 
   it('holds the checkpoint before a closed window not yet acknowledged', async () => {

@@ -104,11 +104,12 @@ describe('planMemory: the split', () => {
       fetch: { maxBytes: 2 * MB, maxBytesPerPartition: 512 * KiB, reserveBytes: 8 * MB },
       deadLetterBytes: 16 * MB,
       windowStateBytes: 0,
+      windowClosingBytes: 0,
       headroomBytes: (1024 - 112 - 32 - 48 - 8 - 16) * MB - chunks * chunkBytes,
     });
   });
 
-  it('sets 15% of the budget aside for the state of event-time windows, taken from the headroom', () => {
+  it('sets 15% of the budget aside for the state of open event-time windows and as much for closed ones being written, taken from the headroom', () => {
     // Chunks small enough that both kinds' workers get the least old generation: only the window state differs.
     const count = plan(1024, { chunkSize: 1000 });
     const eventTime = plan(1024, { chunkSize: 1000, eventTime: true });
@@ -121,7 +122,8 @@ describe('planMemory: the split', () => {
       ...count,
       chunkPool: { ...count.chunkPool, chunks: 16, bytes: 16 * chunkBytes },
       windowStateBytes: 161_061_273,
-      headroomBytes: count.headroomBytes - 161_061_273 + 16 * chunkBytes,
+      windowClosingBytes: 161_061_273,
+      headroomBytes: count.headroomBytes - 2 * 161_061_273 + 16 * chunkBytes,
     });
   });
 
