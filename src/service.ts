@@ -99,7 +99,9 @@ export async function runService(config: Config, logger: Logger): Promise<number
   const chunks = new ChunkPool(plan.chunkPool.chunks, chunkRows(config), plan.chunkPool.byteCapacity);
   const metrics = createMetrics(new Registry(), chunks, workers);
   metrics.budgetBytes.set(plan.budget.bytes);
-  const young = new YoungCollector(minorCollection(), { collected: () => metrics.youngCollections.inc() });
+  // ArrayBuffers the plan expects: the chunk pool, fetched batches, dead letters and aggregates in flight.
+  const expectedBuffers = plan.chunkPool.bytes + plan.fetch.reserveBytes + 2 * plan.deadLetterBytes;
+  const young = new YoungCollector(minorCollection(), { limitBytes: expectedBuffers, collected: () => metrics.youngCollections.inc() });
   const requested = (bytes: number) => young.requested(bytes);
   const transactions = config.exactlyOnce
     ? new TransactionalSink(kafka, {

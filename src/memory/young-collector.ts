@@ -24,24 +24,35 @@ const DEFAULT_EVERY_BYTES = MB;
 export class YoungCollector {
   readonly #collect: (() => void) | undefined;
   readonly #everyBytes: number;
+  readonly #externalBytes: () => number;
+  readonly #limitBytes: number;
   readonly #collected: (() => void) | undefined;
   #pendingBytes = 0;
   #scheduled = false;
 
   /**
    * `collect`: a minor collection (`gc({ type: 'minor' })`), undefined
-   * without --expose-gc, which makes this a no-op. `collected` counts each.
+   * without --expose-gc, which makes this a no-op. It runs only while
+   * `externalBytes()` (the process's ArrayBuffers) is above `limitBytes`
+   * (what the memory plan expects them to hold): a forced scavenge also
+   * promotes what is young and alive, so it is not run for nothing.
+   * `collected` counts each.
    */
-  constructor(collect: (() => void) | undefined, options: { everyBytes?: number; collected?: () => void } = {}) {
+  constructor(
+    collect: (() => void) | undefined,
+    options: { limitBytes: number; externalBytes?: () => number; everyBytes?: number; collected?: () => void },
+  ) {
     this.#collect = collect;
+    this.#limitBytes = options.limitBytes;
+    this.#externalBytes = options.externalBytes ?? (() => process.memoryUsage().arrayBuffers);
     this.#everyBytes = options.everyBytes ?? DEFAULT_EVERY_BYTES;
     this.#collected = options.collected;
   }
 
   /**
    * A request of `bytes` was handed to the client. kafkajs encodes it a few
-   * promise turns later, so the collection waits for the next turn of the
-   * event loop (one per turn at most).
+   * promise turns later, so the check waits for the next turn of the event
+   * loop (one per turn at most).
    */
   requested(bytes: number): void {
     const collect = this.#collect;
@@ -52,6 +63,7 @@ export class YoungCollector {
     setImmediate(() => {
       this.#scheduled = false;
       this.#pendingBytes = 0;
+      if (this.#externalBytes() <= this.#limitBytes) return;
       collect();
       this.#collected?.();
     });
