@@ -16,14 +16,16 @@ const GOOD = 297_000;
 const BAD = 3_000;
 /**
  * One worker needs a budget of about 180 MB by the plan; unguarded, the
- * service reads a backlog at full speed at 200-270 MB of RSS. A 256 MB budget
- * with the water marks at 0.70 and 0.55 (pause at 179 MB, resume under
- * 141 MB), sampled every 100 ms, makes the breaker work on every run while
- * leaving 77 MB above the mark for the fetch in flight.
+ * service read a backlog at full speed at 200-270 MB of RSS, and since dead
+ * produce buffers are collected (memory/young-collector.ts) at as little as
+ * 179 MB on Node 24, never reaching a 0.70 mark (CI). A 256 MB budget with
+ * the water marks at 0.60 and 0.45 (pause at 154 MB, resume under 115 MB),
+ * sampled every 100 ms, makes the breaker work on every run while leaving
+ * 102 MB above the mark for the fetch in flight.
  */
 const BUDGET_MB = 256;
-const HIGH_WATER = '0.70';
-const LOW_WATER = '0.55';
+const HIGH_WATER = '0.60';
+const LOW_WATER = '0.45';
 const SAMPLE_MS = 200;
 
 describe('a tight memory budget under a fast fleet', () => {
