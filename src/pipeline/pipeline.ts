@@ -16,8 +16,9 @@ import type { RecordBatch, SourceRecord, TopicPartitionOffset } from './records.
  * Event time: aggregates in flight at most, whatever the dead-letter share.
  * kafkajs encodes a request through about seven times its bytes of buffers,
  * dead once it is sent but freed only by a collection (memory/young-collector.ts
- * forces one per turn of the event loop): 10 MB in flight left 100-150 MB
- * of them between collections in the churn soak.
+ * forces one, at most per turn of the event loop, when they pile up): with
+ * 10 MB in flight, 100-150 MB of them were left between collections in the
+ * churn soak.
  */
 const MAX_OUTPUT_IN_FLIGHT_BYTES = 2 * 1024 * 1024;
 
