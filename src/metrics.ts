@@ -21,6 +21,7 @@ export interface PoolGauges {
 export interface WorkerGauges {
   readonly utilization: number;
   readonly queueSize: number;
+  readonly heap: { readonly usedBytes: number; readonly totalBytes: number };
 }
 
 /**
@@ -99,6 +100,22 @@ export function createMetrics(registry: Registry = new Registry(), pool?: PoolGa
       registers,
       collect() {
         if (workers !== undefined) this.set(workers.queueSize);
+      },
+    }),
+    workerHeapUsed: new Gauge({
+      name: 'geowindow_worker_heap_used_bytes',
+      help: 'V8 heap in use in the aggregation workers, summed, as each last reported it after a chunk.',
+      registers,
+      collect() {
+        if (workers !== undefined) this.set(workers.heap.usedBytes);
+      },
+    }),
+    workerHeapTotal: new Gauge({
+      name: 'geowindow_worker_heap_total_bytes',
+      help: 'V8 heap reserved by the aggregation workers (their resident share beyond the runtime), summed, as last reported.',
+      registers,
+      collect() {
+        if (workers !== undefined) this.set(workers.heap.totalBytes);
       },
     }),
     aggregationSeconds: new Histogram({

@@ -32,6 +32,7 @@ import type {
   EventTask,
   WarmUpResult,
   WarmUpTask,
+  WorkerReply,
 } from '../src/protocol/messages.js';
 import { convexHull } from './aggregate/hull.js';
 import { summarizePoints } from './aggregate/points.js';
@@ -51,15 +52,22 @@ function ensureCapacity(rows: number): void {
   ts = new Float64Array(rows);
 }
 
-export default function runTask(task: AggregateTask | EventTask | WarmUpTask): ChunkResult | EventChunkResult | WarmUpResult {
+export default function runTask(
+  task: AggregateTask | EventTask | WarmUpTask,
+): WorkerReply<ChunkResult> | WorkerReply<EventChunkResult> | WarmUpResult {
   switch (task.kind) {
     case 'event':
-      return foldEventChunk(task);
+      return withHeap(foldEventChunk(task));
     case 'count':
-      return aggregateChunk(task);
+      return withHeap(aggregateChunk(task));
     case 'warm-up':
       return warmUp(task);
   }
+}
+
+function withHeap<T>(result: T): WorkerReply<T> {
+  const heap = getHeapStatistics();
+  return { result, heap: { threadId, usedBytes: heap.used_heap_size, totalBytes: heap.total_heap_size } };
 }
 
 /** Holds this worker so the other warm-up tasks go to the others. */

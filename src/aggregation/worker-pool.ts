@@ -12,6 +12,8 @@ import type {
   WarmUpResult,
   WarmUpTask,
   WorkerData,
+  WorkerHeap,
+  WorkerReply,
 } from '../protocol/messages.js';
 
 /** The compiled worker entry, beside this module's compiled output (dist/src -> dist/workers). */
@@ -62,8 +64,10 @@ function workerExited(error: unknown): boolean {
  * fresh worker before the caller is told.
  */
 export class WorkerPool implements Aggregator {
-  readonly #pool: Piscina<AggregateTask | EventTask | WarmUpTask, ChunkResult | EventChunkResult | WarmUpResult>;
+  readonly #pool: Piscina<AggregateTask | EventTask | WarmUpTask, WorkerReply<ChunkResult | EventChunkResult> | WarmUpResult>;
   readonly #options: WorkerPoolOptions;
+  /** Each worker's heap as its last task left it, by thread id. */
+  readonly #heaps = new Map<number, WorkerHeap>();
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
@@ -129,11 +133,29 @@ export class WorkerPool implements Aggregator {
 
   async #run(task: AggregateTask | EventTask): Promise<ChunkResult | EventChunkResult> {
     try {
-      return (await this.#pool.run(task)) as ChunkResult | EventChunkResult;
+      const reply = (await this.#pool.run(task)) as WorkerReply<ChunkResult | EventChunkResult>;
+      this.#heaps.set(reply.heap.threadId, reply.heap);
+      return reply.result;
     } catch (error) {
       if (isOutOfMemory(error) || workerExited(error)) this.#options.events.workerDied(isOutOfMemory(error));
       throw error;
     }
+  }
+
+  /** The workers' heaps summed, as each last reported it (a replaced worker's report is dropped). */
+  get heap(): { readonly usedBytes: number; readonly totalBytes: number } {
+    let usedBytes = 0;
+    let totalBytes = 0;
+    const live = new Set(this.#pool.threads.map((thread) => thread.threadId));
+    for (const [threadId, heap] of this.#heaps) {
+      if (!live.has(threadId)) {
+        this.#heaps.delete(threadId);
+        continue;
+      }
+      usedBytes += heap.usedBytes;
+      totalBytes += heap.totalBytes;
+    }
+    return { usedBytes, totalBytes };
   }
 
   get queueSize(): number {

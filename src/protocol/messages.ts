@@ -147,6 +147,20 @@ export interface WarmUpTask {
   readonly holdMs: number;
 }
 
+/** A worker's V8 heap right after a task, so the main thread can export it (workers have no /metrics of their own). */
+export interface WorkerHeap {
+  readonly threadId: number;
+  readonly usedBytes: number;
+  /** What V8 has reserved for the heap: the worker's share of RSS beyond its runtime. */
+  readonly totalBytes: number;
+}
+
+/** What the worker entry answers to a chunk: the result, and its heap after computing it. */
+export interface WorkerReply<T> {
+  readonly result: T;
+  readonly heap: WorkerHeap;
+}
+
 export interface WarmUpResult {
   readonly threadId: number;
   /** V8's heap limit of this worker (old and young generation), from its resourceLimits. */

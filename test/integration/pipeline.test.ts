@@ -136,6 +136,10 @@ describe('end to end on a real broker', () => {
       .reduce((sum, line) => sum + Number(line.split(' ')[1]), 0);
     expect(deadLettered).toBe(BAD);
     expect(metricValue(metricsText, 'geowindow_windows_emitted_total', 'closed_by="count"')).toBeGreaterThan(0);
+    // The workers' heaps, as they reported them after their chunks.
+    const workerHeapUsed = metricValue(metricsText, 'geowindow_worker_heap_used_bytes')!;
+    expect(workerHeapUsed).toBeGreaterThan(0);
+    expect(workerHeapUsed).toBeLessThanOrEqual(metricValue(metricsText, 'geowindow_worker_heap_total_bytes')!);
   });
 
   it('committed the end of every partition', async () => {

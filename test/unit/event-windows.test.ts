@@ -18,9 +18,8 @@ import type { KeyKind } from '../../src/shared/keys.js';
 import { lastWindowEnd, windowStarts, windowsPerRecord, type TimeWindowSpec } from '../../src/shared/windows/assign.js';
 import { decodeCheckpoint } from '../../src/windows/checkpoint.js';
 import { StateBudget } from '../../src/windows/window-store.js';
-import runTask from '../../workers/aggregate-chunk.js';
 import { RecordingSink } from './pipeline-fakes.js';
-import { deferred, jsonBytes, settle, type Deferred } from './helpers.js';
+import { aggregateCount, deferred, foldEvent, jsonBytes, settle, type Deferred } from './helpers.js';
 
 const INPUT = 'readings-in';
 const OUTPUT = 'aggregates-out';
@@ -54,11 +53,11 @@ class InThreadAggregator implements Aggregator {
   constructor(private readonly mode: 'immediate' | 'manual' = 'immediate') {}
 
   aggregate(task: AggregateTask): Promise<ChunkResult> {
-    return Promise.resolve(runTask(task) as ChunkResult);
+    return Promise.resolve(aggregateCount(task));
   }
 
   fold(task: EventTask): Promise<EventChunkResult> {
-    const value = runTask(task) as EventChunkResult;
+    const value = foldEvent(task);
     const result = deferred<EventChunkResult>();
     this.held.push({ result, value });
     if (this.mode === 'immediate') result.resolve(value);

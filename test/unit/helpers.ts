@@ -3,7 +3,7 @@
  * starts a thread.
  */
 import type { Chunk } from '../../src/chunks/chunk.js';
-import type { AggregateTask, ChunkResult } from '../../src/protocol/messages.js';
+import type { AggregateTask, ChunkResult, EventChunkResult, EventTask } from '../../src/protocol/messages.js';
 import runTask from '../../workers/aggregate-chunk.js';
 
 /** The task a PartitionStream hands to the aggregator for a chunk. */
@@ -20,9 +20,16 @@ export function taskOf(chunk: Chunk, maxReadings: number): AggregateTask {
 
 /** The worker's result for a count-window task, computed on this thread (the worker entry answers both task kinds). */
 export function aggregateCount(task: AggregateTask): ChunkResult {
-  const result = runTask(task);
-  if (!('aggregate' in result)) throw new TypeError('the worker answered a count-window task with an event-time result');
-  return result;
+  const reply = runTask(task);
+  if (!('result' in reply) || !('aggregate' in reply.result)) throw new TypeError('the worker answered a count-window task with another result');
+  return reply.result;
+}
+
+/** The worker's result for an event-time task, computed on this thread. */
+export function foldEvent(task: EventTask): EventChunkResult {
+  const reply = runTask(task);
+  if (!('result' in reply) || !('partials' in reply.result)) throw new TypeError('the worker answered an event-time task with another result');
+  return reply.result;
 }
 
 /** UTF-8 bytes of a JSON value, as a record value. */
