@@ -148,7 +148,7 @@ export function createMetrics(registry: Registry = new Registry(), pool?: PoolGa
     }),
     budgetBytes: new Gauge({
       name: 'geowindow_memory_budget_bytes',
-      help: 'The memory budget (MEMORY_LIMIT_MB, else the cgroup limit, else the default).',
+      help: 'The memory budget (MEMORY_LIMIT_MB, else 90% of the cgroup limit, else the default).',
       registers,
     }),
     rssBytes: new Gauge({

@@ -304,7 +304,7 @@ export const OPTIONS = {
     'MEMORY_LIMIT_MB',
     'auto',
     autoOr(integer(64, 4_194_304)),
-    'Memory budget in MB; `auto` reads the container limit (cgroup v2 `memory.max`, v1 `memory.limit_in_bytes`), else 1024.',
+    'Memory budget in MB; `auto`: 90% of the container limit (cgroup v2 `memory.max`, v1 `memory.limit_in_bytes`), else 1024.',
   ),
   memoryHighWater: option(
     'MEMORY_HIGH_WATER',

@@ -36,6 +36,7 @@ export function describePlan(plan: MemoryPlan): Record<string, unknown> {
     budgetMb: mb(plan.budget.bytes),
     source: plan.budget.source,
     ...(plan.budget.detail === undefined ? {} : { sourcePath: plan.budget.detail }),
+    ...(plan.budget.containerLimitBytes === undefined ? {} : { containerLimitMb: mb(plan.budget.containerLimitBytes) }),
     runtimeMb: mb(plan.runtimeBytes),
     runtime: plan.runtimeSource,
     mainYoungGenerationMb: mb(plan.youngGenerationBytes),

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONTAINER_RESERVE_SHARE } from '../../src/memory/budget.js';
 import { freePort } from '../../src/net/free-port.js';
 import { metricValue } from '../support/cli.js';
 import { committedOffsets, endOffsets, header, waitFor } from '../support/kafka.js';
@@ -10,8 +11,8 @@ import { REPO_ROOT, baseImage, containerLogs, containerSkipReason, containerStat
 const GOOD = 29_700;
 const BAD = 300;
 const TOTAL = GOOD + BAD;
-/** The budget the service must find in the cgroup: `--memory` of the run. */
-const MEMORY_MB = 256;
+/** `--memory` of the run: the service's budget is this less the container reserve. */
+const MEMORY_MB = 288;
 /** What the container runs as: the Dockerfile's USER 1000:1000. */
 const SERVICE_UID = '1000';
 /** `docker stop --time`: above SHUTDOWN_GRACE_MS (20 s), as the compose file's stop_grace_period. */
@@ -77,7 +78,7 @@ describe.skipIf(skipReason !== undefined)(`the image built from the Dockerfile o
       return state.running ? undefined : `the container exited with ${state.exitCode}: ${(await containerLogs(name)).stderr}`;
     };
 
-    // The start-up line: the budget is the container's memory limit, read from the cgroup.
+    // The start-up line: the budget is the container's memory limit, read from the cgroup, less the reserve.
     const budgetLine = await waitFor('the memory budget line', async () => {
       const early = await exitedEarly();
       if (early !== undefined) return { early };
@@ -86,8 +87,9 @@ describe.skipIf(skipReason !== undefined)(`the image built from the Dockerfile o
     }, 60_000);
     expect(budgetLine.early).toBeUndefined();
     const budget = /^memory budget (\d+) MB from (.+)$/.exec(budgetLine.line!.msg);
-    expect(budget?.[1]).toBe(String(MEMORY_MB));
+    expect(budget?.[1]).toBe(String(Math.round(MEMORY_MB * (1 - CONTAINER_RESERVE_SHARE))));
     expect(budget?.[2]).toMatch(/^cgroup v[12]$/);
+    expect(budgetLine.line!.containerLimitMb).toBe(MEMORY_MB);
 
     // tini is PID 1; node, its child, runs as 1000:1000 with --expose-gc.
     const init = await processInContainer(name, 1);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ChunkPool } from '../../src/chunks/chunk-pool.js';
 import { ConfigError } from '../../src/errors.js';
-import { DEFAULT_MEMORY_LIMIT_MB, MB, resolveBudget, type MemoryBudget } from '../../src/memory/budget.js';
+import { CONTAINER_RESERVE_SHARE, DEFAULT_MEMORY_LIMIT_MB, MB, resolveBudget, type MemoryBudget } from '../../src/memory/budget.js';
 import type { CgroupLimit } from '../../src/memory/cgroup.js';
 import { planMemory, type MemoryPlan, type MemoryPlanInput } from '../../src/memory/plan.js';
 import { PLACE_CACHE_BYTES_PER_DEVICE, PLACE_CACHE_DEVICES } from '../../src/shared/keys.js';
@@ -70,10 +70,16 @@ describe('resolveBudget', () => {
     expect(resolveBudget(512, CGROUP_V2)).toEqual({ bytes: 512 * MB, source: 'MEMORY_LIMIT_MB' });
   });
 
-  it('takes the cgroup limit, with its source and path, when MEMORY_LIMIT_MB is auto', () => {
-    expect(resolveBudget('auto', CGROUP_V2)).toEqual({ bytes: 768 * MB, source: 'cgroup v2', detail: CGROUP_V2.path });
+  it('takes 90% of the cgroup limit, with its source and path, when MEMORY_LIMIT_MB is auto', () => {
+    expect(CONTAINER_RESERVE_SHARE).toBe(0.1);
+    expect(resolveBudget('auto', CGROUP_V2)).toEqual({
+      bytes: Math.floor(768 * MB * 0.9),
+      source: 'cgroup v2',
+      detail: CGROUP_V2.path,
+      containerLimitBytes: 768 * MB,
+    });
     const v1: CgroupLimit = { bytes: 300 * MB + 5, source: 'cgroup v1', path: '/sys/fs/cgroup/memory/memory.limit_in_bytes' };
-    expect(resolveBudget('auto', v1)).toEqual({ bytes: 300 * MB + 5, source: 'cgroup v1', detail: v1.path });
+    expect(resolveBudget('auto', v1)).toEqual({ bytes: 283_115_524, source: 'cgroup v1', detail: v1.path, containerLimitBytes: 300 * MB + 5 });
   });
 
   it('falls back to 1024 MB without either', () => {
