@@ -12,6 +12,10 @@ export interface SoakSample {
   readonly windowsOpen: number;
   /** Estimated bytes held by open windows (geowindow_window_state_bytes). */
   readonly windowStateBytes: number;
+  /** Estimated bytes of closed windows not yet written (geowindow_window_closing_bytes). */
+  readonly windowClosingBytes: number;
+  /** V8 heap the aggregation workers reserve, summed (geowindow_worker_heap_total_bytes): their part of RSS. */
+  readonly workerHeapBytes: number;
 }
 
 /** Records per hundred million: the unit growth per record is reported in. */
@@ -106,11 +110,12 @@ export function pausedIntervals(samples: readonly SoakSample[]): [number, number
 }
 
 export function toCsv(samples: readonly SoakSample[]): string {
-  const lines = ['t_s,rss_mb,heap_used_mb,paused,records_in,windows_emitted,windows_open,window_state_mb'];
+  const lines = ['t_s,rss_mb,heap_used_mb,paused,records_in,windows_emitted,windows_open,window_state_mb,window_closing_mb,worker_heap_mb'];
+  const mb = (bytes: number) => (bytes / 1048576).toFixed(2);
   for (const s of samples) {
     lines.push(
-      `${s.t.toFixed(1)},${(s.rssBytes / 1048576).toFixed(2)},${(s.heapUsedBytes / 1048576).toFixed(2)},${s.paused ? 1 : 0},${s.recordsIn},` +
-        `${s.windowsEmitted},${s.windowsOpen},${(s.windowStateBytes / 1048576).toFixed(2)}`,
+      `${s.t.toFixed(1)},${mb(s.rssBytes)},${mb(s.heapUsedBytes)},${s.paused ? 1 : 0},${s.recordsIn},` +
+        `${s.windowsEmitted},${s.windowsOpen},${mb(s.windowStateBytes)},${mb(s.windowClosingBytes)},${mb(s.workerHeapBytes)}`,
     );
   }
   return `${lines.join('\n')}\n`;

@@ -111,6 +111,8 @@ export function sampleOf(t: number, values: MetricValues): SoakSample {
     windowsEmitted: metricTotal(values, 'geowindow_windows_emitted_total'),
     windowsOpen: values.get('geowindow_windows_open') ?? 0,
     windowStateBytes: values.get('geowindow_window_state_bytes') ?? 0,
+    windowClosingBytes: values.get('geowindow_window_closing_bytes') ?? 0,
+    workerHeapBytes: values.get('geowindow_worker_heap_total_bytes') ?? 0,
   };
 }
 

@@ -26,6 +26,8 @@ function at(t: number, rssMb: number, fields: Partial<SoakSample> = {}): SoakSam
     windowsEmitted: 0,
     windowsOpen: 0,
     windowStateBytes: 0,
+    windowClosingBytes: 0,
+    workerHeapBytes: 0,
     ...fields,
   };
 }
@@ -305,6 +307,8 @@ describe('summarise', () => {
         'geowindow_windows_emitted_total{closed_by="cap"} 2',
         'geowindow_windows_open 9',
         'geowindow_window_state_bytes 4096',
+        'geowindow_window_closing_bytes 2048',
+        'geowindow_worker_heap_total_bytes 50000000',
       ].join('\n'),
     );
     expect(sampleOf(3.5, values)).toEqual({
@@ -316,6 +320,8 @@ describe('summarise', () => {
       windowsEmitted: 7,
       windowsOpen: 9,
       windowStateBytes: 4096,
+      windowClosingBytes: 2048,
+      workerHeapBytes: 50_000_000,
     });
   });
 });
@@ -359,7 +365,18 @@ describe('pausedIntervals', () => {
 describe('toCsv', () => {
   it('writes a header and one row per sample: seconds to 0.1, MB to 0.01, paused as 0/1', () => {
     const samples: SoakSample[] = [
-      { t: 0, rssBytes: 100 * MiB, heapUsedBytes: 50 * MiB, paused: false, recordsIn: 0, windowsEmitted: 0, windowsOpen: 0, windowStateBytes: 0 },
+      {
+        t: 0,
+        rssBytes: 100 * MiB,
+        heapUsedBytes: 50 * MiB,
+        paused: false,
+        recordsIn: 0,
+        windowsEmitted: 0,
+        windowsOpen: 0,
+        windowStateBytes: 0,
+        windowClosingBytes: 0,
+        workerHeapBytes: 0,
+      },
       {
         t: 1.26,
         rssBytes: 100.5 * MiB,
@@ -369,20 +386,22 @@ describe('toCsv', () => {
         windowsEmitted: 17,
         windowsOpen: 12,
         windowStateBytes: 3.456 * MiB,
+        windowClosingBytes: 1.234 * MiB,
+        workerHeapBytes: 98.765 * MiB,
       },
     ];
     expect(toCsv(samples)).toBe(
       [
-        't_s,rss_mb,heap_used_mb,paused,records_in,windows_emitted,windows_open,window_state_mb',
-        '0.0,100.00,50.00,0,0,0,0,0.00',
-        '1.3,100.50,0.13,1,1234,17,12,3.46',
+        't_s,rss_mb,heap_used_mb,paused,records_in,windows_emitted,windows_open,window_state_mb,window_closing_mb,worker_heap_mb',
+        '0.0,100.00,50.00,0,0,0,0,0.00,0.00,0.00',
+        '1.3,100.50,0.13,1,1234,17,12,3.46,1.23,98.77',
         '',
       ].join('\n'),
     );
   });
 
   it('writes just the header without samples', () => {
-    expect(toCsv([])).toBe('t_s,rss_mb,heap_used_mb,paused,records_in,windows_emitted,windows_open,window_state_mb\n');
+    expect(toCsv([])).toBe('t_s,rss_mb,heap_used_mb,paused,records_in,windows_emitted,windows_open,window_state_mb,window_closing_mb,worker_heap_mb\n');
   });
 });
 
