@@ -18,18 +18,25 @@ export function taskOf(chunk: Chunk, maxReadings: number): AggregateTask {
   };
 }
 
+/** What the worker entry answers to a chunk task, computed on this thread, without the heap report. */
+function resultOf(task: AggregateTask | EventTask): ChunkResult | EventChunkResult {
+  const reply = runTask(task);
+  if (!('result' in reply)) throw new TypeError('the worker answered a chunk task with a warm-up result');
+  return reply.result;
+}
+
 /** The worker's result for a count-window task, computed on this thread (the worker entry answers both task kinds). */
 export function aggregateCount(task: AggregateTask): ChunkResult {
-  const reply = runTask(task);
-  if (!('result' in reply) || !('aggregate' in reply.result)) throw new TypeError('the worker answered a count-window task with another result');
-  return reply.result;
+  const result = resultOf(task);
+  if (!('aggregate' in result)) throw new TypeError('the worker answered a count-window task with an event-time result');
+  return result;
 }
 
 /** The worker's result for an event-time task, computed on this thread. */
 export function foldEvent(task: EventTask): EventChunkResult {
-  const reply = runTask(task);
-  if (!('result' in reply) || !('partials' in reply.result)) throw new TypeError('the worker answered an event-time task with another result');
-  return reply.result;
+  const result = resultOf(task);
+  if (!('partials' in result)) throw new TypeError('the worker answered an event-time task with a count-window result');
+  return result;
 }
 
 /** UTF-8 bytes of a JSON value, as a record value. */

@@ -106,12 +106,12 @@ function composeMs(duration: unknown): number {
 function expectMemoryMatchesBudget(where: string, env: Record<string, string>, config: Config, limitBytes: number): void {
   // Without WORKERS the service takes the node's cores - 1, and the plan checked here would not be the one that runs.
   expect(env.WORKERS, `${where}: set WORKERS so the memory plan does not depend on the machine`).toBeDefined();
-  const reserved = Math.floor(limitBytes * (1 - CONTAINER_RESERVE_SHARE));
+  const mostBudget = Math.floor(limitBytes * (1 - CONTAINER_RESERVE_SHARE));
   if (config.memoryLimitMb !== 'auto') {
-    expect(config.memoryLimitMb * MB, `${where}: MEMORY_LIMIT_MB must leave the container's reserve below the memory limit`).toBeLessThanOrEqual(reserved);
+    expect(config.memoryLimitMb * MB, `${where}: MEMORY_LIMIT_MB must leave the container's reserve below the memory limit`).toBeLessThanOrEqual(mostBudget);
   }
   const plan = planUnderLimit(config, limitBytes);
-  expect(plan.budget.bytes).toBeLessThanOrEqual(reserved);
+  expect(plan.budget.bytes).toBeLessThanOrEqual(mostBudget);
 }
 
 // ---- Kubernetes ----
