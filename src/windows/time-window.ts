@@ -1,4 +1,5 @@
 import { mergePartial, partialBytes, type PartialAggregate } from '../shared/aggregate/partial.js';
+import { trackPoints } from '../shared/aggregate/track.js';
 import type { KeyKind } from '../shared/keys.js';
 
 /** What closed an event-time window. Only `watermark` closes are reproduced exactly by a replay. */
@@ -13,6 +14,14 @@ export const TIME_CLOSE_REASONS = [
 
 export type TimeCloseReason = (typeof TIME_CLOSE_REASONS)[number];
 
+/**
+ * What a key costs beside its partial: the KeyState object, its entry in the
+ * window's map (with the map's growth slack) and the key's name string. With
+ * it the estimate bounds the heap of a window's keys from above
+ * (`npm run bench:state`).
+ */
+const KEY_STATE_BYTES = 112;
+
 /** One key's state in an open window. */
 export interface KeyState {
   readonly by: KeyKind;
@@ -20,7 +29,7 @@ export interface KeyState {
   readonly partial: PartialAggregate;
   firstOffset: number;
   lastOffset: number;
-  /** partialBytes(partial), kept so a merge measures the partial once. */
+  /** partialBytes(partial) and KEY_STATE_BYTES, kept so a merge measures the partial once. */
   bytes: number;
 }
 
@@ -35,7 +44,7 @@ export class TimeWindow {
   readonly keys = new Map<string, KeyState>();
   firstOffset = Number.POSITIVE_INFINITY;
   lastOffset = Number.NEGATIVE_INFINITY;
-  /** Estimated heap bytes of the partials (see partialBytes). */
+  /** Estimated heap bytes of the keys (see partialBytes and KEY_STATE_BYTES). */
   bytes = 0;
   /** The largest track one key holds, in points. */
   maxTrackPoints = 0;
@@ -54,19 +63,19 @@ export class TimeWindow {
     const state = this.keys.get(name);
     let dropped = 0;
     if (state === undefined) {
-      const bytes = partialBytes(partial);
+      const bytes = KEY_STATE_BYTES + partialBytes(partial);
       this.keys.set(name, { by, id, partial, firstOffset, lastOffset, bytes });
       this.bytes += bytes;
     } else {
       dropped = mergePartial(state.partial, partial, maxReadingNames);
-      const bytes = partialBytes(state.partial);
+      const bytes = KEY_STATE_BYTES + partialBytes(state.partial);
       this.bytes += bytes - state.bytes;
       state.bytes = bytes;
       if (firstOffset < state.firstOffset) state.firstOffset = firstOffset;
       if (lastOffset > state.lastOffset) state.lastOffset = lastOffset;
     }
     const track = (state?.partial ?? partial).track;
-    if (track !== null && track.ts.length > this.maxTrackPoints) this.maxTrackPoints = track.ts.length;
+    if (track !== null && trackPoints(track) > this.maxTrackPoints) this.maxTrackPoints = trackPoints(track);
     if (firstOffset < this.firstOffset) this.firstOffset = firstOffset;
     if (lastOffset > this.lastOffset) this.lastOffset = lastOffset;
     return dropped;

@@ -95,7 +95,7 @@ describe('track stitching', () => {
     const list: TestRecord[] = [3, 1, 4, 1, 5, 9, 2, 6].map((k) => ({ lon: k, lat: 0, ts: k * 1000, device: 'gps-7', names: [], values: [] }));
     const merged = mergedPartial(list, { chunks: 3, contiguous: true, assignment: [2, 5], scramble: [], mergeOrder: [1, 0] }, true, NO_CAP);
     expect(chunksOf(list, { chunks: 3, contiguous: true, assignment: [2, 5], scramble: [], mergeOrder: [] }).map((c) => c.length)).toEqual([2, 3, 3]);
-    expect(merged.track).toEqual({ ts: [1000, 2000, 3000, 4000, 5000, 6000, 9000], lon: [1, 2, 3, 4, 5, 6, 9], lat: [0, 0, 0, 0, 0, 0, 0] });
+    expect(merged.track).toEqual([1000, 2000, 3000, 4000, 5000, 6000, 9000].flatMap((ts) => [ts, ts / 1000, 0]));
   });
 });
 
@@ -154,6 +154,25 @@ describe('reading-name cap', () => {
     // At the cap: held names still merge, every new one is dropped.
     expect(mergePartial(into, partial(['e', 'a', 'f'], 2), 3)).toBe(4);
     expect(finishAggregate(into).readings.a!.count).toBe(5);
+  });
+});
+
+describe('reading names in window state', () => {
+  it('stay one list per key when merges bring no new name, and a new list when they do', () => {
+    const partial = (names: string[]): PartialAggregate => {
+      const builder = new PartialBuilder({ track: false, maxReadingNames: 10 });
+      builder.add(0, 0, 0, 'a', names, names.map(() => 1), names.length);
+      return builder.finish();
+    };
+    const into = partial(['temp', 'hum']);
+    const held = into.readingNames;
+    expect(held).toEqual(['hum', 'temp']);
+    mergePartial(into, partial(['hum', 'temp']), 10);
+    mergePartial(into, partial(['temp']), 10);
+    expect(into.readingNames).toBe(held);
+    mergePartial(into, partial(['pm25']), 10);
+    expect(into.readingNames).toEqual(['hum', 'pm25', 'temp']);
+    expect(held).toEqual(['hum', 'temp']);
   });
 });
 

@@ -21,13 +21,20 @@ describe('partials wire', () => {
     const read = Array.from({ length: reader.number() }, () => reader.partial());
     expect(reader.done).toBe(true);
     expect(read).toEqual(builders.map((b) => b.finish()));
-    expect(read.map((p) => [p.count, p.devices, p.bbox, p.track?.ts.length ?? null])).toEqual([
-      [2, ['ws-1'], [8, 47, 8.5, 47.25], null],
-      [2, ['ws-1'], [9, 47, 9.5, 47.25], 2],
-      [2, ['ws-2'], [10, 47, 10.5, 47.25], null],
+    expect(read.map((p) => [p.count, p.devices, p.bounds, p.track])).toEqual([
+      [2, ['ws-1'], [8, 47, 8.5, 47.25, 1_764_000_000_000, 1_764_000_001_000], null],
+      [2, ['ws-1'], [9, 47, 9.5, 47.25, 1_764_000_000_000, 1_764_000_001_000], [1_764_000_000_000, 9, 47, 1_764_000_001_000, 9.5, 47.25]],
+      [2, ['ws-2'], [10, 47, 10.5, 47.25, 1_764_000_000_000, 1_764_000_001_000], null],
     ]);
-    expect(read[0]!.readings.pm25).toMatchObject({ count: 2, min: 8.5, max: 9.5 });
-    expect(read[0]!.readings.temp_c).toMatchObject({ count: 1, min: 12, max: 12 });
+    const stats = read[0]!.readingStats;
+    expect(read[0]!.readingNames).toEqual(['pm25', 'temp_c']);
+    // count, min, max, the sum's expansion length, then its partials (scaled; see READING_SUM_SCALE)
+    expect(stats.slice(0, 4)).toEqual([2, 8.5, 9.5, 1]);
+    expect(stats.slice(5, 9)).toEqual([1, 12, 12, 1]);
+    expect(stats).toHaveLength(10);
+    // Window state keeps one name list per key: partials of one wire with the same names share it.
+    expect(read[1]!.readingNames).toBe(read[0]!.readingNames);
+    expect(read[2]!.readingNames).toBe(read[0]!.readingNames);
   });
 
   it('starts afresh after take or clear, and refuses a wire that ends early or names a string it lacks', () => {

@@ -52,14 +52,14 @@ export class ExactSum {
     this.#length = kept + 1;
   }
 
-  /** Adds every partial of an expansion: this then sums both. */
-  addExpansion(partials: readonly number[]): void {
-    for (let j = 0; j < partials.length; j++) this.add(partials[j]!);
+  /** Adds every partial of an expansion (or of the slice [from, to) of an array holding one): this then sums both. */
+  addExpansion(partials: ArrayLike<number>, from = 0, to = partials.length): void {
+    for (let j = from; j < to; j++) this.add(partials[j]!);
   }
 
   /** The exact sum, correctly rounded. */
   value(): number {
-    return roundedSum(this.#partials, this.#length);
+    return roundedSum(this.#partials, 0, this.#length);
   }
 
   /** The sign of the exact sum (1, -1 or 0): that of the largest non-zero partial. */
@@ -77,6 +77,11 @@ export class ExactSum {
     const out = new Array<number>(this.#length);
     for (let i = 0; i < this.#length; i++) out[i] = this.#partials[i]!;
     return out;
+  }
+
+  /** Appends the partials to `out`. */
+  pushTo(out: number[]): void {
+    for (let i = 0; i < this.#length; i++) out.push(this.#partials[i]!);
   }
 
   /** Replaces the contents of `out` with the partials. */
@@ -101,9 +106,9 @@ export function expansionMerge(into: number[], other: readonly number[]): void {
   scratch.copyTo(into);
 }
 
-/** The exact sum of an expansion's partials, correctly rounded. */
-export function expansionValue(partials: readonly number[]): number {
-  return roundedSum(partials, partials.length);
+/** The exact sum of an expansion's partials (or of the slice [from, to) of an array holding one), correctly rounded. */
+export function expansionValue(partials: ArrayLike<number>, from = 0, to = partials.length): number {
+  return roundedSum(partials, from, to);
 }
 
 /**
@@ -112,13 +117,13 @@ export function expansionValue(partials: readonly number[]): number {
  * error appears, and a half-way case is settled by the sign of the partial
  * below it.
  */
-function roundedSum(partials: ArrayLike<number>, length: number): number {
-  let n = length;
-  if (n === 0) return 0;
+function roundedSum(partials: ArrayLike<number>, from: number, to: number): number {
+  let n = to;
+  if (n === from) return 0;
   n--;
   let hi = partials[n]!;
   let lo = 0;
-  while (n > 0) {
+  while (n > from) {
     const x = hi;
     n--;
     const y = partials[n]!;
@@ -127,7 +132,7 @@ function roundedSum(partials: ArrayLike<number>, length: number): number {
     lo = y - yr;
     if (lo !== 0) break;
   }
-  if (n > 0 && ((lo < 0 && partials[n - 1]! < 0) || (lo > 0 && partials[n - 1]! > 0))) {
+  if (n > from && ((lo < 0 && partials[n - 1]! < 0) || (lo > 0 && partials[n - 1]! > 0))) {
     const y = lo * 2;
     const x = hi + y;
     const yr = x - hi;

@@ -2,7 +2,7 @@ import { area } from '@turf/area';
 import type { Polygon, Position } from 'geojson';
 import { expansionValue } from './exact-sum.js';
 import { shortestFloat32 } from './float32.js';
-import { READING_SUM_SCALE, type PartialAggregate } from './partial.js';
+import { EAST, NORTH, READING_SUM_SCALE, SOUTH, TS_MAX, TS_MIN, WEST, forEachReading, type PartialAggregate } from './partial.js';
 import { summarizeTrack, type TrackSummary } from './track.js';
 
 export type { TrackSummary } from './track.js';
@@ -53,10 +53,10 @@ export function finishAggregate(p: PartialAggregate): FinishedAggregate {
     count: p.count,
     devices: p.devices.length,
     centroid: [expansionValue(p.sumLon) / p.count, expansionValue(p.sumLat) / p.count],
-    bbox: [shortestFloat32(p.bbox[0]), shortestFloat32(p.bbox[1]), shortestFloat32(p.bbox[2]), shortestFloat32(p.bbox[3])],
+    bbox: [shortestFloat32(p.bounds[WEST]!), shortestFloat32(p.bounds[SOUTH]!), shortestFloat32(p.bounds[EAST]!), shortestFloat32(p.bounds[NORTH]!)],
     hull,
     hullAreaM2: hull === null ? 0 : area(hull),
-    eventTime: { min: p.eventTime[0], max: p.eventTime[1] },
+    eventTime: { min: p.bounds[TS_MIN]!, max: p.bounds[TS_MAX]! },
     readings: readingSummaries(p),
   };
   if (p.track !== null) {
@@ -77,11 +77,10 @@ function hullPolygon(flat: readonly number[]): Polygon | null {
 
 function readingSummaries(p: PartialAggregate): Record<string, ReadingSummary> {
   const summaries = Object.create(null) as Record<string, ReadingSummary>;
-  for (const name of Object.keys(p.readings).sort()) {
-    const { count, min, max, sum } = p.readings[name]!;
-    const scaled = expansionValue(sum);
+  forEachReading(p, (name, count, min, max, from, to) => {
+    const scaled = expansionValue(p.readingStats, from, to);
     // Dividing before unscaling keeps a mean finite when only the sum passes the range of a double.
     summaries[name] = { count, min, max, mean: scaled / count / READING_SUM_SCALE, sum: scaled / READING_SUM_SCALE };
-  }
+  });
   return summaries;
 }

@@ -2,7 +2,7 @@ import { ExactSum } from './exact-sum.js';
 import type { PartialAggregate } from './partial.js';
 import { PartialReader, PartialWriter } from './partial-wire.js';
 import { planarHull } from './planar-hull.js';
-import { emptyTrack, sortedTrack } from './track.js';
+import { sortedTrack } from './track.js';
 
 /**
  * Reading values enter their sum expansion times 2^-64: a window's sum then
@@ -148,14 +148,15 @@ export class PartialBuilder {
     for (const id of devices) out.string(id);
     out.list(planarHull(this.#lon, this.#lat, n));
     out.number(this.#readings.size);
-    for (const [name, { count, min, max, sum }] of this.#readings) {
+    for (const name of [...this.#readings.keys()].sort()) {
+      const { count, min, max, sum } = this.#readings.get(name)!;
       out.string(name);
       out.number(count);
       out.number(min);
       out.number(max);
       out.list(sum.toArray());
     }
-    out.track(this.#track ? (n === 0 ? emptyTrack() : sortedTrack(this.#lon, this.#lat, this.#ts, n)) : null);
+    out.track(this.#track ? sortedTrack(this.#lon, this.#lat, this.#ts, n) : null);
   }
 
   /** Empties the builder for the next (window, key), keeping its buffers. */

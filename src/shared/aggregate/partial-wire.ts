@@ -10,11 +10,11 @@
  * One partial, in order (n: a length, [n]: n numbers, s: a string index):
  *   count, n sumLon[n], n sumLat[n], west, south, east, north,
  *   tsMin, tsMax, n devices(s)[n], n hull[n],
- *   n readings (s name, count, min, max, n sum[n])[n],
- *   track: -1 for none, else n ts[n] lon[n] lat[n]
+ *   n readings (s name, count, min, max, n sum[n])[n] with names sorted,
+ *   track: -1 for none, else n, then n (ts, lon, lat) fixes
  */
-import type { PartialAggregate, ReadingPartial } from './partial.js';
-import type { TrackPartial } from './track.js';
+import type { PartialAggregate } from './partial.js';
+import { FIX_STRIDE, type TrackPartial } from './track.js';
 
 /** What a worker returns: plain data, cloned as two values whatever the number of partials. */
 export interface PartialsWire {
@@ -63,8 +63,8 @@ export class PartialWriter {
       this.number(NO_TRACK);
       return;
     }
-    this.number(track.ts.length);
-    for (const column of [track.ts, track.lon, track.lat]) for (const x of column) this.number(x);
+    this.number(track.length / FIX_STRIDE);
+    for (let i = 0; i < track.length; i++) this.number(track[i]!);
   }
 
   /** The numbers and strings written since the last take (a copy of just the used numbers). */
@@ -82,11 +82,18 @@ export class PartialWriter {
   }
 }
 
+/** Name lists a reader remembers, to hand out one array for partials with the same reading names. */
+const RECENT_NAME_LISTS = 8;
+
 /** Reads a wire front to back. */
 export class PartialReader {
   readonly #numbers: Float64Array;
   readonly #strings: readonly string[];
   #at = 0;
+  /** Reading-name lists handed out, most recent last: keys of a chunk mostly share a few, and window state keeps one per key. */
+  readonly #nameLists: (readonly string[])[] = [];
+  readonly #names: string[] = [];
+  readonly #stats: number[] = [];
 
   constructor(wire: PartialsWire) {
     this.#numbers = wire.numbers;
@@ -110,36 +117,54 @@ export class PartialReader {
 
   /** Arrays are made at their exact length: pushing onto [] reserves 17 slots, which tripled the heap of a small partial. */
   list(): number[] {
-    const out = new Array<number>(this.number());
-    for (let i = 0; i < out.length; i++) out[i] = this.number();
-    return out;
+    return this.#numbersOf(this.number());
   }
 
   partial(): PartialAggregate {
     const count = this.number();
     const sumLon = this.list();
     const sumLat = this.list();
-    const bbox: [number, number, number, number] = [this.number(), this.number(), this.number(), this.number()];
-    const eventTime: [number, number] = [this.number(), this.number()];
+    const bounds = this.#numbersOf(6);
     const devices = new Array<string>(this.number());
     for (let i = 0; i < devices.length; i++) devices[i] = this.string();
     const hull = this.list();
-    const readings = Object.create(null) as Record<string, ReadingPartial>;
+    const names = this.#names;
+    const stats = this.#stats;
+    names.length = 0;
+    stats.length = 0;
     for (let n = this.number(); n > 0; n--) {
-      const name = this.string();
-      readings[name] = { count: this.number(), min: this.number(), max: this.number(), sum: this.list() };
+      names.push(this.string());
+      stats.push(this.number(), this.number(), this.number());
+      const terms = this.number();
+      stats.push(terms);
+      for (let k = 0; k < terms; k++) stats.push(this.number());
     }
-    return { count, sumLon, sumLat, bbox, eventTime, devices, hull, readings, track: this.#track() };
+    const readingNames = this.#nameList(names);
+    const readingStats = stats.slice();
+    const fixes = this.number();
+    const track = fixes === NO_TRACK ? null : this.#numbersOf(fixes * FIX_STRIDE);
+    return { count, sumLon, sumLat, bounds, devices, hull, readingNames, readingStats, track };
   }
 
-  #track(): TrackPartial | null {
-    const n = this.number();
-    if (n === NO_TRACK) return null;
-    const column = (): number[] => {
-      const out = new Array<number>(n);
-      for (let i = 0; i < n; i++) out[i] = this.number();
-      return out;
-    };
-    return { ts: column(), lon: column(), lat: column() };
+  #numbersOf(n: number): number[] {
+    const out = new Array<number>(n);
+    for (let i = 0; i < n; i++) out[i] = this.number();
+    return out;
+  }
+
+  /** A list equal to `names`: one handed out recently, else a copy remembered for the next partials. */
+  #nameList(names: readonly string[]): readonly string[] {
+    const lists = this.#nameLists;
+    for (let l = lists.length - 1; l >= 0; l--) {
+      const list = lists[l]!;
+      if (list.length !== names.length) continue;
+      let same = true;
+      for (let k = 0; k < names.length && same; k++) same = list[k] === names[k];
+      if (same) return list;
+    }
+    const list = names.slice();
+    if (lists.length === RECENT_NAME_LISTS) lists.shift();
+    lists.push(list);
+    return list;
   }
 }

@@ -9,46 +9,59 @@
  * `maxReadingNames` (which names are kept depends on arrival order) and hulls
  * past HULL_MAX_VERTICES (reduced, see planar-hull.ts).
  */
-import { expansionMerge } from './exact-sum.js';
+import { ExactSum, expansionMerge } from './exact-sum.js';
 import { planarHullOfUnion } from './planar-hull.js';
-import { emptyTrack, mergeTracks, type TrackPartial } from './track.js';
+import { mergeTracks, type TrackPartial } from './track.js';
 
 export { HULL_MAX_VERTICES } from './planar-hull.js';
 export { PartialBuilder, READING_SUM_SCALE } from './partial-builder.js';
 export type { TrackPartial } from './track.js';
 
-/** Statistics of one reading name. */
-export interface ReadingPartial {
-  count: number;
-  min: number;
-  max: number;
-  /** Exact-sum expansion of the values times READING_SUM_SCALE (exact-sum.ts). */
-  sum: number[];
-}
-
-/** Plain data: what the main thread merges into its open windows (it crosses from a worker as partial-wire.ts). */
+/**
+ * Plain data: what the main thread merges into its open windows (it crosses
+ * from a worker as partial-wire.ts). Window state is one of these per key, so
+ * the layout keeps arrays few: about 40 B of header each, against 8 B per
+ * number they hold.
+ */
 export interface PartialAggregate {
   /** Records folded. */
   count: number;
   /** Exact-sum expansions of the float32 longitudes and latitudes. */
   sumLon: number[];
   sumLat: number[];
-  /** West, south, east, north; [∞, ∞, -∞, -∞] when empty. */
-  bbox: [number, number, number, number];
-  /** Least and greatest event time (epoch ms); [∞, -∞] when empty. */
-  eventTime: [number, number];
+  /** West, south, east, north, then the least and greatest event time (epoch ms); [∞, ∞, -∞, -∞, ∞, -∞] when empty. */
+  bounds: number[];
   /** Distinct device ids, sorted by UTF-16 code units. */
   devices: string[];
   /** Flat [lon0, lat0, lon1, lat1, ...]: the canonical hull of the points (planar-hull.ts), at most HULL_MAX_VERTICES vertices. */
   hull: number[];
   /**
-   * Statistics per reading name, a dictionary without prototype (a reading may
-   * be named "__proto__").
+   * Reading names, sorted by UTF-16 code units. Never modified in place:
+   * partials with the same names may share one array (a wire's reader and
+   * the merge hand out one they already hold).
    */
-  readings: Record<string, ReadingPartial>;
+  readingNames: readonly string[];
+  /**
+   * Per name, in readingNames' order: count, min, max, the length n of its
+   * sum's exact-sum expansion, then its n partials (the values times
+   * READING_SUM_SCALE).
+   */
+  readingStats: number[];
   /** Only when built with track: true. */
   track: TrackPartial | null;
 }
+
+/** Indexes into PartialAggregate.bounds. */
+export const WEST = 0;
+export const SOUTH = 1;
+export const EAST = 2;
+export const NORTH = 3;
+export const TS_MIN = 4;
+export const TS_MAX = 5;
+/** Numbers in readingStats before a reading's sum partials: count, min, max, n. */
+export const READING_HEAD = 4;
+
+const NO_NAMES: readonly string[] = Object.freeze([]);
 
 /** The partial of no records: merging it changes nothing, so an open window can start from it. */
 export function emptyPartial(track: boolean): PartialAggregate {
@@ -56,60 +69,124 @@ export function emptyPartial(track: boolean): PartialAggregate {
     count: 0,
     sumLon: [],
     sumLat: [],
-    bbox: [Infinity, Infinity, -Infinity, -Infinity],
-    eventTime: [Infinity, -Infinity],
+    bounds: [Infinity, Infinity, -Infinity, -Infinity, Infinity, -Infinity],
     devices: [],
     hull: [],
-    readings: Object.create(null) as Record<string, ReadingPartial>,
-    track: track ? emptyTrack() : null,
+    readingNames: NO_NAMES,
+    readingStats: [],
+    track: track ? [] : null,
   };
+}
+
+/** One reading's statistics as readingStats holds them; `from` and `to` bound its sum's partials there. */
+export type ReadingVisitor = (name: string, count: number, min: number, max: number, from: number, to: number) => void;
+
+/** Calls `visit` for every reading name of the partial, in sorted order. */
+export function forEachReading(p: PartialAggregate, visit: ReadingVisitor): void {
+  const stats = p.readingStats;
+  let at = 0;
+  for (const name of p.readingNames) {
+    const from = at + READING_HEAD;
+    const to = from + stats[at + 3]!;
+    visit(name, stats[at]!, stats[at + 1]!, stats[at + 2]!, from, to);
+    at = to;
+  }
 }
 
 /**
  * Merges `other` into `into` in place (`other` is left as it was and shares
- * no array with `into` afterwards). Returns the readings dropped because
- * `into` would pass `maxReadingNames` names: names already in `into` are kept,
- * then `other`'s new names in sorted order while there is room; each value of
- * a name left out counts as one dropped reading. Partials of one window must
- * all be built with the same track option.
+ * no modifiable array with `into` afterwards). Returns the readings dropped
+ * because `into` would pass `maxReadingNames` names: names already in `into`
+ * are kept, then `other`'s new names in sorted order while there is room;
+ * each value of a name left out counts as one dropped reading. Partials of
+ * one window must all be built with the same track option.
  */
 export function mergePartial(into: PartialAggregate, other: PartialAggregate, maxReadingNames: number): number {
   if (other.count === 0) return 0;
   into.count += other.count;
   expansionMerge(into.sumLon, other.sumLon);
   expansionMerge(into.sumLat, other.sumLat);
-  into.bbox[0] = Math.min(into.bbox[0], other.bbox[0]);
-  into.bbox[1] = Math.min(into.bbox[1], other.bbox[1]);
-  into.bbox[2] = Math.max(into.bbox[2], other.bbox[2]);
-  into.bbox[3] = Math.max(into.bbox[3], other.bbox[3]);
-  into.eventTime[0] = Math.min(into.eventTime[0], other.eventTime[0]);
-  into.eventTime[1] = Math.max(into.eventTime[1], other.eventTime[1]);
+  const ours = into.bounds;
+  const theirs = other.bounds;
+  if (theirs[WEST]! < ours[WEST]!) ours[WEST] = theirs[WEST]!;
+  if (theirs[SOUTH]! < ours[SOUTH]!) ours[SOUTH] = theirs[SOUTH]!;
+  if (theirs[EAST]! > ours[EAST]!) ours[EAST] = theirs[EAST]!;
+  if (theirs[NORTH]! > ours[NORTH]!) ours[NORTH] = theirs[NORTH]!;
+  if (theirs[TS_MIN]! < ours[TS_MIN]!) ours[TS_MIN] = theirs[TS_MIN]!;
+  if (theirs[TS_MAX]! > ours[TS_MAX]!) ours[TS_MAX] = theirs[TS_MAX]!;
   into.devices = mergeSortedDistinct(into.devices, other.devices);
   into.hull = planarHullOfUnion(into.hull, other.hull);
-  if (other.track !== null) into.track = mergeTracks(into.track ?? emptyTrack(), other.track);
-  return mergeReadings(into, other, maxReadingNames);
+  if (other.track !== null) into.track = mergeTracks(into.track ?? [], other.track);
+  return other.readingNames.length === 0 ? 0 : mergeReadings(into, other, maxReadingNames);
 }
 
+/** Scratch space of mergeReadings (one thread runs one merge at a time). */
+const scratchSum = new ExactSum();
+const scratchNames: string[] = [];
+const scratchStats: number[] = [];
+
+/** Both sorted name lists walked once; the result's arrays are made at their exact length. */
 function mergeReadings(into: PartialAggregate, other: PartialAggregate, maxReadingNames: number): number {
-  const readings = into.readings;
-  let names = Object.keys(readings).length;
+  const ourNames = into.readingNames;
+  const theirNames = other.readingNames;
+  const ours = into.readingStats;
+  const theirs = other.readingStats;
+  scratchNames.length = 0;
+  scratchStats.length = 0;
+  let room = maxReadingNames - ourNames.length;
   let dropped = 0;
-  for (const name of Object.keys(other.readings).sort()) {
-    const theirs = other.readings[name]!;
-    const ours = readings[name];
-    if (ours !== undefined) {
-      ours.count += theirs.count;
-      if (theirs.min < ours.min) ours.min = theirs.min;
-      if (theirs.max > ours.max) ours.max = theirs.max;
-      expansionMerge(ours.sum, theirs.sum);
-    } else if (names < maxReadingNames) {
-      readings[name] = { count: theirs.count, min: theirs.min, max: theirs.max, sum: theirs.sum.slice() };
-      names++;
+  let i = 0;
+  let j = 0;
+  let at = 0;
+  let theirAt = 0;
+  while (i < ourNames.length || j < theirNames.length) {
+    const x = ourNames[i];
+    const y = theirNames[j];
+    if (y === undefined || (x !== undefined && x < y)) {
+      scratchNames.push(x!);
+      at = copyReading(ours, at);
+      i++;
+    } else if (x === undefined || y < x) {
+      if (room > 0) {
+        scratchNames.push(y);
+        theirAt = copyReading(theirs, theirAt);
+        room--;
+      } else {
+        dropped += theirs[theirAt]!;
+        theirAt += READING_HEAD + theirs[theirAt + 3]!;
+      }
+      j++;
     } else {
-      dropped += theirs.count;
+      scratchNames.push(x);
+      const ourEnd = at + READING_HEAD + ours[at + 3]!;
+      const theirEnd = theirAt + READING_HEAD + theirs[theirAt + 3]!;
+      scratchSum.reset();
+      scratchSum.addExpansion(ours, at + READING_HEAD, ourEnd);
+      scratchSum.addExpansion(theirs, theirAt + READING_HEAD, theirEnd);
+      scratchStats.push(ours[at]! + theirs[theirAt]!, Math.min(ours[at + 1]!, theirs[theirAt + 1]!), Math.max(ours[at + 2]!, theirs[theirAt + 2]!), scratchSum.length);
+      scratchSum.pushTo(scratchStats);
+      at = ourEnd;
+      theirAt = theirEnd;
+      i++;
+      j++;
     }
   }
+  if (!sameNames(ourNames, scratchNames)) into.readingNames = sameNames(theirNames, scratchNames) ? theirNames : scratchNames.slice();
+  into.readingStats = scratchStats.slice();
   return dropped;
+}
+
+/** Appends one reading's statistics, from `at`, to the scratch; returns where the next one starts. */
+function copyReading(stats: readonly number[], at: number): number {
+  const end = at + READING_HEAD + stats[at + 3]!;
+  for (let k = at; k < end; k++) scratchStats.push(stats[k]!);
+  return end;
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 /**
@@ -142,21 +219,19 @@ function mergeSortedDistinct(a: readonly string[], b: readonly string[]): string
  * to half again, and 17 slots for one value).
  */
 const NUMBER_BYTES = 8;
-/** The partial object, its bbox and eventTime arrays, the headers of its other arrays and of the readings dictionary. */
-const PARTIAL_BASE_BYTES = 512;
-/** One reading name: its dictionary entry, the ReadingPartial object with boxed min and max, its sum array's header and the name string's header. */
-const READING_BASE_BYTES = 192;
+/** The partial object, its bounds array and the headers of its other arrays. */
+const PARTIAL_BASE_BYTES = 400;
+/** One reading name: its slot in readingNames (counted for every partial, though partials share the array) and the name string's header. */
+const READING_BASE_BYTES = 24;
 /** One device id: its array slot and the string's header. Measured 32 B for an 8-character id on Node 20. */
 const DEVICE_BASE_BYTES = 32;
 /** Per character of a string, at worst (two-byte strings). */
 const CHAR_BYTES = 2;
-const HULL_VERTEX_BYTES = 2 * NUMBER_BYTES;
-const TRACK_POINT_BYTES = 3 * NUMBER_BYTES;
 /**
  * The sizes above are measured, so the sum bounds a partial the main thread
- * holds from above by 4-26% for the small ones window state is mostly made of
- * (device ids are counted in full, though keys of one chunk share them); a
- * tenth more absorbs layouts that differ between V8 versions.
+ * holds from above (device ids and reading names are counted in full, though
+ * keys of one chunk share them); a tenth more absorbs layouts that differ
+ * between V8 versions.
  */
 const ESTIMATE_MARGIN = 1.1;
 
@@ -166,12 +241,10 @@ const ESTIMATE_MARGIN = 1.1;
  * shared with other windows).
  */
 export function partialBytes(p: PartialAggregate): number {
-  let bytes = PARTIAL_BASE_BYTES + (p.sumLon.length + p.sumLat.length) * NUMBER_BYTES;
-  for (const name of Object.keys(p.readings)) {
-    bytes += READING_BASE_BYTES + name.length * CHAR_BYTES + p.readings[name]!.sum.length * NUMBER_BYTES;
-  }
+  let bytes =
+    PARTIAL_BASE_BYTES +
+    (p.sumLon.length + p.sumLat.length + p.readingStats.length + p.hull.length + (p.track?.length ?? 0)) * NUMBER_BYTES;
+  for (const name of p.readingNames) bytes += READING_BASE_BYTES + name.length * CHAR_BYTES;
   for (const id of p.devices) bytes += DEVICE_BASE_BYTES + id.length * CHAR_BYTES;
-  bytes += (p.hull.length / 2) * HULL_VERTEX_BYTES;
-  if (p.track !== null) bytes += p.track.ts.length * TRACK_POINT_BYTES;
   return Math.ceil(bytes * ESTIMATE_MARGIN);
 }

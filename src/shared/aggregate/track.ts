@@ -2,14 +2,15 @@ import { shortestFloat32 } from './float32.js';
 
 /**
  * The fixes of one device's track in a window, sorted by (ts, lon, lat), each
- * distinct (ts, lon, lat) once: a device reporting the same position at the
- * same time twice (a resend, a replayed record) made one fix, not two.
+ * distinct (ts, lon, lat) once (a device reporting the same position at the
+ * same time twice, a resend or a replayed record, made one fix, not two), as
+ * one flat array of triples: ts0, lon0, lat0, ts1, ... One array, not three:
+ * window state holds a track per device key.
  */
-export interface TrackPartial {
-  ts: number[];
-  lon: number[];
-  lat: number[];
-}
+export type TrackPartial = number[];
+
+/** Numbers per fix in a TrackPartial. */
+export const FIX_STRIDE = 3;
 
 export interface TrackSummary {
   /** Distinct fixes. */
@@ -40,62 +41,53 @@ export function sortedTrack(lon: ArrayLike<number>, lat: ArrayLike<number>, ts: 
   const order = new Uint32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
   order.sort((i, j) => compareFixes(ts[i]!, lon[i]!, lat[i]!, ts[j]!, lon[j]!, lat[j]!));
-  const track = trackOfCapacity(count);
+  const track = new Array<number>(count * FIX_STRIDE);
   let n = 0;
   for (let k = 0; k < count; k++) {
     const i = order[k]!;
     n = appendFix(track, n, ts[i]!, lon[i]!, lat[i]!);
   }
-  return trimmed(track, n);
-}
-
-export function emptyTrack(): TrackPartial {
-  return { ts: [], lon: [], lat: [] };
-}
-
-/** Two sorted tracks as one, in one linear pass; a fix both hold is kept once. */
-export function mergeTracks(a: TrackPartial, b: TrackPartial): TrackPartial {
-  const track = trackOfCapacity(a.ts.length + b.ts.length);
-  let n = 0;
-  let i = 0;
-  let j = 0;
-  while (i < a.ts.length && j < b.ts.length) {
-    if (compareFixes(a.ts[i]!, a.lon[i]!, a.lat[i]!, b.ts[j]!, b.lon[j]!, b.lat[j]!) <= 0) {
-      n = appendFix(track, n, a.ts[i]!, a.lon[i]!, a.lat[i]!);
-      i++;
-    } else {
-      n = appendFix(track, n, b.ts[j]!, b.lon[j]!, b.lat[j]!);
-      j++;
-    }
-  }
-  for (; i < a.ts.length; i++) n = appendFix(track, n, a.ts[i]!, a.lon[i]!, a.lat[i]!);
-  for (; j < b.ts.length; j++) n = appendFix(track, n, b.ts[j]!, b.lon[j]!, b.lat[j]!);
-  return trimmed(track, n);
-}
-
-/**
- * Columns sized for every fix, trimmed to the distinct ones at the end: a
- * track is window state, and arrays grown by push keep up to half again.
- */
-function trackOfCapacity(capacity: number): TrackPartial {
-  return { ts: new Array<number>(capacity), lon: new Array<number>(capacity), lat: new Array<number>(capacity) };
-}
-
-function trimmed(track: TrackPartial, size: number): TrackPartial {
-  track.ts.length = size;
-  track.lon.length = size;
-  track.lat.length = size;
+  track.length = n;
   return track;
 }
 
-/** Writes fix `size` when it differs from the last one written (fixes come sorted); returns the new size. */
-function appendFix(track: TrackPartial, size: number, ts: number, lon: number, lat: number): number {
-  const last = size - 1;
-  if (last >= 0 && track.ts[last] === ts && track.lon[last] === lon && track.lat[last] === lat) return size;
-  track.ts[size] = ts;
-  track.lon[size] = lon;
-  track.lat[size] = lat;
-  return size + 1;
+/** Fixes in a track. */
+export function trackPoints(track: TrackPartial): number {
+  return track.length / FIX_STRIDE;
+}
+
+/**
+ * Two sorted tracks as one, in one linear pass; a fix both hold is kept once.
+ * The array is sized for every fix and trimmed to the distinct ones (window
+ * state: arrays grown by push keep up to half again).
+ */
+export function mergeTracks(a: TrackPartial, b: TrackPartial): TrackPartial {
+  const track = new Array<number>(a.length + b.length);
+  let n = 0;
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    if (compareFixes(a[i]!, a[i + 1]!, a[i + 2]!, b[j]!, b[j + 1]!, b[j + 2]!) <= 0) {
+      n = appendFix(track, n, a[i]!, a[i + 1]!, a[i + 2]!);
+      i += FIX_STRIDE;
+    } else {
+      n = appendFix(track, n, b[j]!, b[j + 1]!, b[j + 2]!);
+      j += FIX_STRIDE;
+    }
+  }
+  for (; i < a.length; i += FIX_STRIDE) n = appendFix(track, n, a[i]!, a[i + 1]!, a[i + 2]!);
+  for (; j < b.length; j += FIX_STRIDE) n = appendFix(track, n, b[j]!, b[j + 1]!, b[j + 2]!);
+  track.length = n;
+  return track;
+}
+
+/** Writes a fix at index `size` unless it equals the last one written (fixes come sorted); returns the new length. */
+function appendFix(track: number[], size: number, ts: number, lon: number, lat: number): number {
+  if (size > 0 && track[size - 3] === ts && track[size - 2] === lon && track[size - 1] === lat) return size;
+  track[size] = ts;
+  track[size + 1] = lon;
+  track[size + 2] = lat;
+  return size + FIX_STRIDE;
 }
 
 /** Great-circle distance in metres between two points in degrees (haversine, on the mean Earth sphere). */
@@ -116,22 +108,22 @@ export function haversineM(lon1: number, lat1: number, lon2: number, lat2: numbe
  * float32 values themselves. Null for an empty track.
  */
 export function summarizeTrack(track: TrackPartial): TrackSummary | null {
-  const n = track.ts.length;
+  const n = track.length;
   if (n === 0) return null;
   let distanceM = 0;
   let maxSpeedMps: number | null = null;
-  for (let k = 1; k < n; k++) {
-    const d = haversineM(track.lon[k - 1]!, track.lat[k - 1]!, track.lon[k]!, track.lat[k]!);
+  for (let k = FIX_STRIDE; k < n; k += FIX_STRIDE) {
+    const d = haversineM(track[k - 2]!, track[k - 1]!, track[k + 1]!, track[k + 2]!);
     distanceM += d;
-    const seconds = (track.ts[k]! - track.ts[k - 1]!) / MS_PER_SECOND;
+    const seconds = (track[k]! - track[k - FIX_STRIDE]!) / MS_PER_SECOND;
     if (seconds > 0) {
       const speed = d / seconds;
       if (maxSpeedMps === null || speed > maxSpeedMps) maxSpeedMps = speed;
     }
   }
-  return { points: n, distanceM, maxSpeedMps, first: fixAt(track, 0), last: fixAt(track, n - 1) };
+  return { points: n / FIX_STRIDE, distanceM, maxSpeedMps, first: fixAt(track, 0), last: fixAt(track, n - FIX_STRIDE) };
 }
 
-function fixAt(track: TrackPartial, k: number): { lon: number; lat: number; ts: number } {
-  return { lon: shortestFloat32(track.lon[k]!), lat: shortestFloat32(track.lat[k]!), ts: track.ts[k]! };
+function fixAt(track: TrackPartial, at: number): { lon: number; lat: number; ts: number } {
+  return { lon: shortestFloat32(track[at + 1]!), lat: shortestFloat32(track[at + 2]!), ts: track[at]! };
 }
