@@ -27,8 +27,8 @@ interface Emission {
   readonly window: TimeWindow;
   readonly closedBy: TimeCloseReason;
   readonly entry: ClosedEntry;
-  /** The window's keys by name; each is deleted once its aggregate is built, so a closing window frees its state as it is written. */
-  readonly keys: Iterator<[string, KeyState]>;
+  /** The window's keys; each is forgotten once its aggregate is built, so a closing window frees its state as it is written. */
+  readonly keys: Iterator<KeyState>;
   readonly emittedAt: number;
   /** Estimated bytes of the keys not yet written (StateBudget.closingBytes). */
   closingBytes: number;
@@ -384,7 +384,7 @@ export class EventStream {
         window,
         closedBy,
         entry,
-        keys: window.keys.entries(),
+        keys: window.keyStates(),
         emittedAt: this.#ctx.now(),
         closingBytes: window.bytes,
         outstanding: 0,
@@ -420,10 +420,10 @@ export class EventStream {
         this.#finishEmission(emission);
         continue;
       }
-      const [name, key] = next.value;
+      const key = next.value;
       const record = timeWindowRecord(spec.kind, emission.window, key, emission.closedBy, this.topic, this.partition, emission.emittedAt);
       const value = JSON.stringify(record);
-      emission.window.keys.delete(name);
+      emission.window.forget(key);
       emission.closingBytes -= key.bytes;
       budget.closingBytes -= key.bytes;
       const bytes = value.length;

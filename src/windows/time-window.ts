@@ -15,12 +15,12 @@ export const TIME_CLOSE_REASONS = [
 export type TimeCloseReason = (typeof TIME_CLOSE_REASONS)[number];
 
 /**
- * What a key costs beside its partial: the KeyState object, its entry in the
- * window's map (with the map's growth slack) and the key's name string. With
+ * What a key costs beside its partial: the KeyState object and its entry in
+ * the window's map (with the map's growth slack; the id is the partial's). With
  * it the estimate bounds the heap of a window's keys from above
  * (`npm run bench:state`).
  */
-const KEY_STATE_BYTES = 112;
+const KEY_STATE_BYTES = 64;
 
 /** One key's state in an open window. */
 export interface KeyState {
@@ -41,7 +41,9 @@ export interface KeyState {
 export class TimeWindow {
   readonly start: number;
   readonly end: number;
-  readonly keys = new Map<string, KeyState>();
+  /** Keys by kind, then by id (ids of two kinds may be equal): no name string made per key and merge. */
+  readonly #keys = new Map<KeyKind, Map<string, KeyState>>();
+  #keyCount = 0;
   firstOffset = Number.POSITIVE_INFINITY;
   lastOffset = Number.NEGATIVE_INFINITY;
   /** Estimated heap bytes of the keys (see partialBytes and KEY_STATE_BYTES). */
@@ -59,12 +61,17 @@ export class TimeWindow {
    * the key's partial already held `maxReadingNames` names.
    */
   merge(by: KeyKind, id: string, partial: PartialAggregate, firstOffset: number, lastOffset: number, maxReadingNames: number): number {
-    const name = `${by}\u0000${id}`;
-    const state = this.keys.get(name);
+    let ids = this.#keys.get(by);
+    if (ids === undefined) {
+      ids = new Map();
+      this.#keys.set(by, ids);
+    }
+    const state = ids.get(id);
     let dropped = 0;
     if (state === undefined) {
       const bytes = KEY_STATE_BYTES + partialBytes(partial);
-      this.keys.set(name, { by, id, partial, firstOffset, lastOffset, bytes });
+      ids.set(id, { by, id, partial, firstOffset, lastOffset, bytes });
+      this.#keyCount++;
       this.bytes += bytes;
     } else {
       dropped = mergePartial(state.partial, partial, maxReadingNames);
@@ -79,5 +86,20 @@ export class TimeWindow {
     if (firstOffset < this.firstOffset) this.firstOffset = firstOffset;
     if (lastOffset > this.lastOffset) this.lastOffset = lastOffset;
     return dropped;
+  }
+
+  /** Keys held. */
+  get keyCount(): number {
+    return this.#keyCount;
+  }
+
+  /** Every key's state, kind by kind; forgetting the key just visited is safe. */
+  *keyStates(): Generator<KeyState, void, undefined> {
+    for (const ids of this.#keys.values()) yield* ids.values();
+  }
+
+  /** Drops a key whose aggregate is built, so a closing window frees its state as it is written. */
+  forget(key: KeyState): void {
+    if (this.#keys.get(key.by)?.delete(key.id) === true) this.#keyCount--;
   }
 }

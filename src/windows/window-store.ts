@@ -147,7 +147,7 @@ export class WindowStore {
   capHit(): WindowCap | undefined {
     if (this.#open.size > this.#caps.maxOpen) return 'open_windows';
     for (const window of this.#open.values()) {
-      if (window.keys.size > this.#caps.maxKeys) return 'keys';
+      if (window.keyCount > this.#caps.maxKeys) return 'keys';
       if (window.maxTrackPoints > this.#caps.maxTrackPoints) return 'track_points';
     }
     return undefined;
