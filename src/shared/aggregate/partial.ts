@@ -59,7 +59,7 @@ export const NORTH = 3;
 export const TS_MIN = 4;
 export const TS_MAX = 5;
 /** Numbers in readingStats before a reading's sum partials: count, min, max, n. */
-export const READING_HEAD = 4;
+const READING_HEAD = 4;
 
 const NO_NAMES: readonly string[] = Object.freeze([]);
 
@@ -79,7 +79,7 @@ export function emptyPartial(track: boolean): PartialAggregate {
 }
 
 /** One reading's statistics as readingStats holds them; `from` and `to` bound its sum's partials there. */
-export type ReadingVisitor = (name: string, count: number, min: number, max: number, from: number, to: number) => void;
+type ReadingVisitor = (name: string, count: number, min: number, max: number, from: number, to: number) => void;
 
 /** Calls `visit` for every reading name of the partial, in sorted order. */
 export function forEachReading(p: PartialAggregate, visit: ReadingVisitor): void {
