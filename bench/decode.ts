@@ -10,12 +10,11 @@
  */
 import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { join } from 'node:path';
 import { decodeReadingAt, decodeReadingSlow, emptyReading, type DecodeLimits } from '../src/decode/decode-reading.js';
 import { Fleet } from '../src/fleet/messages.js';
-import { appendResults, fmtInt, markdownTable, say, writeJson } from './lib/common.js';
+import { fmtInt, markdownTable, say } from './lib/common.js';
 import { parseFlags, positiveInteger } from './lib/options.js';
-import { beginRun, sectionHead } from './lib/report.js';
+import { beginRun, publishSection } from './lib/report.js';
 
 const USAGE = `Usage: npm run bench:decode -- [options]
 
@@ -29,7 +28,6 @@ const values = parseFlags({ records: { type: 'string' }, rounds: { type: 'string
 const count = positiveInteger('records', values.records, 20_000);
 const rounds = positiveInteger('rounds', values.rounds, 15);
 const run = beginRun('decode', 'npm run bench:decode');
-const { outDir } = run;
 
 // The benchmark's data: the same fleet, seed and share of bad records; bad ones too large for a chunk are left out.
 const fleet = new Fleet({ devices: 1000, seed: 1, oversizeBytes: 70_000 });
@@ -113,16 +111,13 @@ const table = markdownTable(
   }),
 );
 const avgBytes = bytes.length / records.length;
-const section = [
-  ...sectionHead('Worker decode, one thread', run),
+publishSection(
+  run,
+  'Worker decode, one thread',
   `${fmtInt(records.length)} records of the benchmark's fleet (seed 1, 1000 devices, ${fmtInt(slow.bad)} bad, ${avgBytes.toFixed(0)} bytes on average) ` +
     `back to back in one buffer as in a chunk; ${rounds} timed rounds of each decoder, alternating, after 3 warm-up rounds. Both give the same verdict on every record.`,
-  '',
   table,
-  '',
-  `Raw data: \`results/${outDir.split('/').pop()}/\`.`,
-  '',
-].join('\n');
-writeJson(join(outDir, 'decode.json'), { records: records.length, rounds, results: Object.fromEntries(results) });
-process.stdout.write(`\n${section}`);
-if (values['no-append'] !== true) appendResults(section);
+  'decode.json',
+  { records: records.length, rounds, results: Object.fromEntries(results) },
+  values['no-append'] !== true,
+);

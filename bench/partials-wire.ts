@@ -9,13 +9,12 @@
  * Rounds alternate so a drift of the machine's speed hits all paths; the
  * median round is reported.
  */
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PartialBuilder, type PartialAggregate } from '../src/shared/aggregate/partial.js';
 import { PartialReader, PartialWriter } from '../src/shared/aggregate/partial-wire.js';
-import { appendResults, fmtInt, markdownTable, say, writeJson } from './lib/common.js';
+import { fmtInt, markdownTable, say } from './lib/common.js';
 import { parseFlags, positiveInteger } from './lib/options.js';
-import { beginRun, sectionHead } from './lib/report.js';
+import { beginRun, publishSection } from './lib/report.js';
 
 const USAGE = `Usage: npm run bench:wire -- [options]
 
@@ -85,17 +84,14 @@ const table = markdownTable(
   ['Path', 'µs per partial (median round)', 'fastest / slowest round', 'vs structured clone'],
   [...results].map(([name, us]) => [name, median(us).toFixed(2), `${Math.min(...us).toFixed(2)} / ${Math.max(...us).toFixed(2)}`, `${(median(us) / baseline).toFixed(2)}x`]),
 );
-const section = [
-  ...sectionHead('Partials crossing threads, one thread', run),
+publishSection(
+  run,
+  'Partials crossing threads, one thread',
   `${fmtInt(keys)} partials of ${perKey} records each (three devices, one reading), as one chunk of the zone benchmark carries; ` +
     `${rounds} timed rounds of each path, alternating, after 3 warm-up rounds. The two crossings give the same partials; writing the wire is the worker's share, ` +
     'which building the objects was before.',
-  '',
   table,
-  '',
-  `Raw data: \`results/${run.outDir.split('/').pop()}/\`.`,
-  '',
-].join('\n');
-writeJson(join(run.outDir, 'wire.json'), { keys, perKey, rounds, results: Object.fromEntries(results) });
-process.stdout.write(`\n${section}`);
-if (values['no-append'] !== true) appendResults(section);
+  'wire.json',
+  { keys, perKey, rounds, results: Object.fromEntries(results) },
+  values['no-append'] !== true,
+);

@@ -13,9 +13,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT, appendResults, fmtInt, markdownTable, say, writeJson } from './lib/common.js';
+import { ROOT, fmtInt, markdownTable, say } from './lib/common.js';
 import { parseFlags, positiveInteger } from './lib/options.js';
-import { beginRun, sectionHead } from './lib/report.js';
+import { beginRun, publishSection } from './lib/report.js';
 
 const USAGE = `Usage: npm run bench:state -- [options]
 
@@ -169,19 +169,16 @@ if (values.child !== undefined) {
     summary.map((s) => [s.name, fmtInt(s.heap), vs(s.heap, base?.heap), fmtInt(s.estimate), (s.estimate / s.heap).toFixed(2), s.merge.toFixed(2), vs(s.merge, base?.merge)]),
   );
   const keys = results.values().next().value![0]!.keys;
-  const section = [
-    ...sectionHead('Window state per key, one thread', run),
+  publishSection(
+    run,
+    'Window state per key, one thread',
     `One 10 s window of the churn soak's shape: ${fmtInt(devices)} devices, ${fmtInt(keys)} keys (a device key with its track, an H3 cell per device, ` +
       `a zone per ${DEVICES_PER_ZONE} devices), each device one record per chunk with the fleet's two or three readings of its kind, ${CHUNKS} chunks merged. ` +
       `Medians of ${rounds} rounds per build, each round a fresh process${base === undefined ? '' : ', builds alternating'}. ` +
       'Heap: what the store holds after a full collection; estimate: what the window-state share counts for the same keys.',
-    '',
     table,
-    '',
-    `Raw data: \`results/${run.outDir.split('/').pop()}/\`.`,
-    '',
-  ].join('\n');
-  writeJson(join(run.outDir, 'state.json'), { devices, rounds, results: Object.fromEntries(results) });
-  process.stdout.write(`\n${section}`);
-  if (values['no-append'] !== true) appendResults(section);
+    'state.json',
+    { devices, rounds, results: Object.fromEntries(results) },
+    values['no-append'] !== true,
+  );
 }

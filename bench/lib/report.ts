@@ -1,7 +1,7 @@
 /** Text for the console and bench/RESULTS.md. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, ROOT, commandLine, fmtInt, machine, packageVersion, round, say, stamp, type Machine } from './common.js';
+import { CLI, ROOT, appendResults, commandLine, fmtInt, machine, packageVersion, round, say, stamp, writeJson, type Machine } from './common.js';
 import type { Dataset } from './dataset.js';
 import { kcatVersion, pythonVersions } from './systems.js';
 
@@ -77,4 +77,16 @@ export function dateOnly(date = new Date()): string {
 /** The first lines of a RESULTS.md section: `## <title>: <date><suffix>`, the machine, the command that ran. */
 export function sectionHead(title: string, run: Run, suffix = ''): string[] {
   return [`## ${title}: ${dateOnly(run.startedAt)}${suffix}`, '', machineLine(run.env), '', '```sh', commandLine(), '```', ''];
+}
+
+/**
+ * The end of a one-thread benchmark: its section (head, what was measured,
+ * the table, where the raw data is) printed and appended to RESULTS.md unless
+ * `append` is false, the raw data written to `rawFile` in the run's folder.
+ */
+export function publishSection(run: Run, title: string, text: string, table: string, rawFile: string, raw: unknown, append: boolean): void {
+  const section = [...sectionHead(title, run), text, '', table, '', `Raw data: \`results/${run.outDir.split('/').pop()}/\`.`, ''].join('\n');
+  writeJson(join(run.outDir, rawFile), raw);
+  process.stdout.write(`\n${section}`);
+  if (append) appendResults(section);
 }
