@@ -1,9 +1,25 @@
+import { createRequire } from 'node:module';
 import { workerData } from 'node:worker_threads';
-import { latLngToCell } from 'h3-js';
+import type * as H3 from 'h3-js';
 import type { KeySpec, WorkerData } from '../../src/protocol/messages.js';
 import { KEY_KINDS, type KeyKind } from '../../src/shared/keys.js';
 import { loadZones, zonesFromShared, type ZoneSet } from '../../src/shared/zones/zone-set.js';
 import { NOT_LOOKED_UP, PlaceCache } from './place-cache.js';
+
+type LatLngToCell = typeof H3.latLngToCell;
+
+/**
+ * h3-js, loaded by the first keyer with an `h3` kind. Its emscripten heap is
+ * a 32 MB ArrayBuffer, 6-8 MB of it resident once loaded, in every thread
+ * that imports it: a worker keying only zones or devices paid that for nothing.
+ * Loaded through require (its CommonJS build) because a task runs synchronously.
+ */
+let h3Cell: LatLngToCell | undefined;
+
+function latLngToCell(): LatLngToCell {
+  h3Cell ??= (createRequire(import.meta.url)('h3-js') as typeof H3).latLngToCell;
+  return h3Cell;
+}
 
 /** The zones of the last task, kept for the life of the worker: every task of a deployment names the same file. */
 let zones: { readonly file: string; readonly idProperty: string; readonly set: ZoneSet } | undefined;
@@ -46,6 +62,8 @@ export class Keyer {
   readonly #zones: ZoneSet | undefined;
   readonly #zoneUnmatched: string | null;
   readonly #h3Resolution: number;
+  /** Only when an `h3` kind is configured. */
+  readonly #h3Cell: LatLngToCell | undefined;
   readonly #kindCodes: Uint8Array;
   /** Only when a zone or H3 kind is configured: the other kinds cost less than the cache. */
   readonly #places: PlaceCache | undefined;
@@ -57,6 +75,7 @@ export class Keyer {
     this.#zones = spec.zones === null ? undefined : zoneSet(spec.zones);
     this.#zoneUnmatched = spec.zoneUnmatched;
     this.#h3Resolution = spec.h3Resolution;
+    this.#h3Cell = spec.by.includes('h3') ? latLngToCell() : undefined;
     this.#kindCodes = Uint8Array.from(spec.by, (kind) => KEY_KINDS.indexOf(kind));
     this.#places = spec.by.includes('zone') || spec.by.includes('h3') ? placeCache(this.#zones, this.#h3Resolution) : undefined;
   }
@@ -86,7 +105,7 @@ export class Keyer {
           break;
         }
         case 'h3':
-          this.ids[k] = places!.h3 ??= latLngToCell(lat, lon, this.#h3Resolution);
+          this.ids[k] = places!.h3 ??= this.#h3Cell!(lat, lon, this.#h3Resolution);
           break;
         case 'device':
           this.ids[k] = deviceId;
