@@ -163,9 +163,8 @@ export async function runService(config: Config, logger: Logger): Promise<number
     },
     'starting geowindow',
   );
-  const nursery = youngGeneration(config.window !== 'count');
   logger.info(
-    { ...describePlan(plan), workerHeapLimitMb: Math.round(workerHeapLimitBytes / MB), mainSemiSpaceMb: nursery.semiSpaceMb, mainSemiSpaceFrom: nursery.source, ...describeMainHeap(), mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null, mallocMmapThreshold: process.env.MALLOC_MMAP_THRESHOLD_ ?? null },
+    { ...describePlan(plan), workerHeapLimitMb: Math.round(workerHeapLimitBytes / MB), mainSemiSpaceMb: youngGeneration().semiSpaceMb, mainSemiSpaceFrom: youngGeneration().source, ...describeMainHeap(), mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null, mallocMmapThreshold: process.env.MALLOC_MMAP_THRESHOLD_ ?? null },
     `memory budget ${Math.round(plan.budget.bytes / MB)} MB from ${plan.budget.source}`,
   );
 

@@ -2,7 +2,7 @@ import type { Config } from '../config/config.js';
 import { withMallocSettings } from './malloc-settings.js';
 import { oldSpaceFlag, plannedOldSpaceMb } from './main-heap.js';
 import { memoryPlanFor } from './service-plan.js';
-import { runtime, youngGeneration } from './young-generation.js';
+import { MAIN_SEMI_SPACE_MB, runtime, youngGeneration } from './young-generation.js';
 
 /**
  * The node flags `geowindow run` needs and was not started with: the young
@@ -13,8 +13,7 @@ import { runtime, youngGeneration } from './young-generation.js';
 export function missingHeapFlags(config: Config, canRestart: boolean = typeof runtime.execve === 'function'): string[] {
   if (!canRestart) return [];
   const flags: string[] = [];
-  const young = youngGeneration(config.window !== 'count', process.execArgv, process.env.NODE_OPTIONS, undefined, canRestart);
-  if (young.restart) flags.push(`--max-semi-space-size=${young.semiSpaceMb}`);
+  if (youngGeneration().restart) flags.push(`--max-semi-space-size=${MAIN_SEMI_SPACE_MB}`);
   if (oldSpaceFlag() === undefined) {
     let oldSpaceMb: number | undefined;
     try {

@@ -23,7 +23,7 @@ export function memoryPlanFor(config: Config, workerExtraBytes = 0, floorBytes?:
     keyKinds: config.keyBy.length,
     placeCache: keysLookUpPlaces(config.keyBy),
     workerExtraBytes,
-    youngGenerationBytes: youngGeneration(config.window !== 'count').bytes,
+    youngGenerationBytes: youngGeneration().bytes,
     ...(floorBytes === undefined ? {} : { floorBytes }),
   });
 }

@@ -8,18 +8,8 @@
  * (heap-restart.ts).
  */
 
-/** Semi-space the service plans for and sets for count windows: Node 20's own maximum, the size they were measured and tuned at. */
+/** Semi-space the service plans for and sets: Node 20's own maximum, the size it was measured and tuned at. */
 export const MAIN_SEMI_SPACE_MB = 16;
-/**
- * Semi-space for event-time windows, set where the process can start itself
- * again (Node 22.15 and later). Half: with zone windows the 16 MB nursery
- * held 13 MB more RSS for no records/s measurable through the run-to-run
- * spread (bench:windows zone row on Node 24, 3 alternating runs each:
- * 100-108k rec/s at 279-288 MB against 105-113k at 294-301 MB), because
- * there the main thread's time goes to merging and writing aggregates,
- * not to collecting the fetched records a bigger nursery lets die young.
- */
-export const EVENT_TIME_SEMI_SPACE_MB = 8;
 /** V8's largest semi-space on the runtimes that choose their own (Node 22 and later). */
 const UNBOUNDED_SEMI_SPACE_MB = 64;
 /**
@@ -69,12 +59,8 @@ export function semiSpaceFlag(execArgv: readonly string[], nodeOptions: string |
 export type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
 export const runtime = process as { execve?: Execve };
 
-/**
- * The main thread's young generation as `geowindow run` has it for count
- * windows or event time, and so as the plan counts it.
- */
+/** The main thread's young generation as `geowindow run` has it, and so as the plan counts it. */
 export function youngGeneration(
-  eventTime: boolean,
   execArgv: readonly string[] = process.execArgv,
   nodeOptions: string | undefined = process.env.NODE_OPTIONS,
   nodeMajor: number = Number(process.versions.node.split('.')[0]),
@@ -83,9 +69,8 @@ export function youngGeneration(
   const bytes = (semiSpaceMb: number) => YOUNG_GENERATION_SEMI_SPACES * semiSpaceMb * 1024 * 1024;
   const flagged = semiSpaceFlag(execArgv, nodeOptions);
   if (flagged !== undefined) return { semiSpaceMb: flagged, source: 'flag', bytes: bytes(flagged), restart: false };
-  const wanted = eventTime ? EVENT_TIME_SEMI_SPACE_MB : MAIN_SEMI_SPACE_MB;
-  const runtimeMax = nodeMajor <= LAST_SMALL_YOUNG_GENERATION_MAJOR ? MAIN_SEMI_SPACE_MB : UNBOUNDED_SEMI_SPACE_MB;
-  if (wanted === runtimeMax) return { semiSpaceMb: wanted, source: 'geowindow', bytes: bytes(wanted), restart: false };
-  if (canRestart) return { semiSpaceMb: wanted, source: 'geowindow', bytes: bytes(wanted), restart: true };
-  return { semiSpaceMb: runtimeMax, source: 'runtime', bytes: bytes(runtimeMax), restart: false };
+  if (nodeMajor <= LAST_SMALL_YOUNG_GENERATION_MAJOR || canRestart) {
+    return { semiSpaceMb: MAIN_SEMI_SPACE_MB, source: 'geowindow', bytes: bytes(MAIN_SEMI_SPACE_MB), restart: nodeMajor > LAST_SMALL_YOUNG_GENERATION_MAJOR };
+  }
+  return { semiSpaceMb: UNBOUNDED_SEMI_SPACE_MB, source: 'runtime', bytes: bytes(UNBOUNDED_SEMI_SPACE_MB), restart: false };
 }

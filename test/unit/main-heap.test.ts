@@ -48,13 +48,7 @@ describe('missingHeapFlags', () => {
   it('asks for the planned old space, and the young generation bound where V8 would outgrow it', () => {
     const flags = missingHeapFlags(config, true);
     expect(flags).toContain(`--max-old-space-size=${plannedOldSpaceMb(memoryPlanFor(config))}`);
-    expect(flags.includes('--max-semi-space-size=16')).toBe(youngGeneration(false).restart);
-  });
-
-  it('asks event time for the smaller young generation wherever it can restart, Node 20 included', () => {
-    const eventTime = loadConfig({ ...BASE, WINDOW: 'tumbling' });
-    expect(missingHeapFlags(eventTime, true)).toContain('--max-semi-space-size=8');
-    expect(missingHeapFlags(eventTime, false)).toEqual([]);
+    expect(flags.includes('--max-semi-space-size=16')).toBe(youngGeneration().restart);
   });
 
   it('leaves a budget too small for the configuration to the service, which reports it', () => {

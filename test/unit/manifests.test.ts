@@ -74,7 +74,7 @@ function planUnderLimit(config: Config, limitBytes: number) {
     chunkSize: chunkRows(config),
     maxMessageBytes: config.maxMessageBytes,
     chunkPoolSize: config.chunkPoolSize,
-    youngGenerationBytes: youngGeneration(config.window !== 'count').bytes,
+    youngGenerationBytes: youngGeneration().bytes,
   });
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EVENT_TIME_SEMI_SPACE_MB, MAIN_SEMI_SPACE_MB, semiSpaceFlag, youngGeneration } from '../../src/memory/young-generation.js';
+import { MAIN_SEMI_SPACE_MB, semiSpaceFlag, youngGeneration } from '../../src/memory/young-generation.js';
 
 const MB = 1024 * 1024;
 
@@ -24,7 +24,7 @@ describe('semiSpaceFlag', () => {
 
 describe('youngGeneration', () => {
   it('plans two semi-spaces of the size given to node', () => {
-    expect(youngGeneration(true, ['--max-semi-space-size=4'], undefined, 24, true)).toEqual({
+    expect(youngGeneration(['--max-semi-space-size=4'], undefined, 24, true)).toEqual({
       semiSpaceMb: 4,
       source: 'flag',
       bytes: 8 * MB,
@@ -34,21 +34,14 @@ describe('youngGeneration', () => {
 
   it('on Node 20 plans the 16 MB V8 never exceeds there, with no restart', () => {
     expect(MAIN_SEMI_SPACE_MB).toBe(16);
-    expect(youngGeneration(false, [], undefined, 20, false)).toEqual({ semiSpaceMb: 16, source: 'geowindow', bytes: 32 * MB, restart: false });
+    expect(youngGeneration([], undefined, 20, false)).toEqual({ semiSpaceMb: 16, source: 'geowindow', bytes: 32 * MB, restart: false });
   });
 
   it('on Node 24 without the flag restarts with 16 MB semi-spaces (V8 would grow them to 64 MB)', () => {
-    expect(youngGeneration(false, ['--expose-gc'], undefined, 24, true)).toEqual({ semiSpaceMb: 16, source: 'geowindow', bytes: 32 * MB, restart: true });
-  });
-
-  it('for event time restarts with 8 MB semi-spaces, and plans for V8 own 16 MB where it cannot restart (Node 20)', () => {
-    expect(EVENT_TIME_SEMI_SPACE_MB).toBe(8);
-    expect(youngGeneration(true, ['--expose-gc'], undefined, 24, true)).toEqual({ semiSpaceMb: 8, source: 'geowindow', bytes: 16 * MB, restart: true });
-    expect(youngGeneration(true, [], undefined, 20, false)).toEqual({ semiSpaceMb: 16, source: 'runtime', bytes: 32 * MB, restart: false });
+    expect(youngGeneration(['--expose-gc'], undefined, 24, true)).toEqual({ semiSpaceMb: 16, source: 'geowindow', bytes: 32 * MB, restart: true });
   });
 
   it('where no restart is possible, plans for what V8 may grow to', () => {
-    expect(youngGeneration(false, [], undefined, 22, false)).toEqual({ semiSpaceMb: 64, source: 'runtime', bytes: 128 * MB, restart: false });
-    expect(youngGeneration(true, [], undefined, 22, false)).toEqual({ semiSpaceMb: 64, source: 'runtime', bytes: 128 * MB, restart: false });
+    expect(youngGeneration([], undefined, 22, false)).toEqual({ semiSpaceMb: 64, source: 'runtime', bytes: 128 * MB, restart: false });
   });
 });
