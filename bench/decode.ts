@@ -111,13 +111,12 @@ const table = markdownTable(
   }),
 );
 const avgBytes = bytes.length / records.length;
-publishSection(
-  run,
-  'Worker decode, one thread',
-  `${fmtInt(records.length)} records of the benchmark's fleet (seed 1, 1000 devices, ${fmtInt(slow.bad)} bad, ${avgBytes.toFixed(0)} bytes on average) ` +
+publishSection(run, {
+  title: 'Worker decode, one thread',
+  text: `${fmtInt(records.length)} records of the benchmark's fleet (seed 1, 1000 devices, ${fmtInt(slow.bad)} bad, ${avgBytes.toFixed(0)} bytes on average) ` +
     `back to back in one buffer as in a chunk; ${rounds} timed rounds of each decoder, alternating, after 3 warm-up rounds. Both give the same verdict on every record.`,
   table,
-  'decode.json',
-  { records: records.length, rounds, results: Object.fromEntries(results) },
-  values['no-append'] !== true,
-);
+  rawFile: 'decode.json',
+  raw: { records: records.length, rounds, results: Object.fromEntries(results) },
+  append: values['no-append'] !== true,
+});

@@ -84,14 +84,13 @@ const table = markdownTable(
   ['Path', 'µs per partial (median round)', 'fastest / slowest round', 'vs structured clone'],
   [...results].map(([name, us]) => [name, median(us).toFixed(2), `${Math.min(...us).toFixed(2)} / ${Math.max(...us).toFixed(2)}`, `${(median(us) / baseline).toFixed(2)}x`]),
 );
-publishSection(
-  run,
-  'Partials crossing threads, one thread',
-  `${fmtInt(keys)} partials of ${perKey} records each (three devices, one reading), as one chunk of the zone benchmark carries; ` +
+publishSection(run, {
+  title: 'Partials crossing threads, one thread',
+  text: `${fmtInt(keys)} partials of ${perKey} records each (three devices, one reading), as one chunk of the zone benchmark carries; ` +
     `${rounds} timed rounds of each path, alternating, after 3 warm-up rounds. The two crossings give the same partials; writing the wire is the worker's share, ` +
     'which building the objects was before.',
   table,
-  'wire.json',
-  { keys, perKey, rounds, results: Object.fromEntries(results) },
-  values['no-append'] !== true,
-);
+  rawFile: 'wire.json',
+  raw: { keys, perKey, rounds, results: Object.fromEntries(results) },
+  append: values['no-append'] !== true,
+});

@@ -169,16 +169,15 @@ if (values.child !== undefined) {
     summary.map((s) => [s.name, fmtInt(s.heap), vs(s.heap, base?.heap), fmtInt(s.estimate), (s.estimate / s.heap).toFixed(2), s.merge.toFixed(2), vs(s.merge, base?.merge)]),
   );
   const keys = results.values().next().value![0]!.keys;
-  publishSection(
-    run,
-    'Window state per key, one thread',
-    `One 10 s window of the churn soak's shape: ${fmtInt(devices)} devices, ${fmtInt(keys)} keys (a device key with its track, an H3 cell per device, ` +
+  publishSection(run, {
+    title: 'Window state per key, one thread',
+    text: `One 10 s window of the churn soak's shape: ${fmtInt(devices)} devices, ${fmtInt(keys)} keys (a device key with its track, an H3 cell per device, ` +
       `a zone per ${DEVICES_PER_ZONE} devices), each device one record per chunk with the fleet's two or three readings of its kind, ${CHUNKS} chunks merged. ` +
       `Medians of ${rounds} rounds per build, each round a fresh process${base === undefined ? '' : ', builds alternating'}. ` +
       'Heap: what the store holds after a full collection; estimate: what the window-state share counts for the same keys.',
     table,
-    'state.json',
-    { devices, rounds, results: Object.fromEntries(results) },
-    values['no-append'] !== true,
-  );
+    rawFile: 'state.json',
+    raw: { devices, rounds, results: Object.fromEntries(results) },
+    append: values['no-append'] !== true,
+  });
 }

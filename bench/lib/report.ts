@@ -79,12 +79,25 @@ export function sectionHead(title: string, run: Run, suffix = ''): string[] {
   return [`## ${title}: ${dateOnly(run.startedAt)}${suffix}`, '', machineLine(run.env), '', '```sh', commandLine(), '```', ''];
 }
 
+/** A one-thread benchmark's section and raw data (see publishSection). */
+export interface Section {
+  readonly title: string;
+  /** What was measured and how, before the table. */
+  readonly text: string;
+  readonly table: string;
+  /** File name in the run's folder for `raw`. */
+  readonly rawFile: string;
+  readonly raw: unknown;
+  /** Append to bench/RESULTS.md (false with --no-append). */
+  readonly append: boolean;
+}
+
 /**
  * The end of a one-thread benchmark: its section (head, what was measured,
  * the table, where the raw data is) printed and appended to RESULTS.md unless
- * `append` is false, the raw data written to `rawFile` in the run's folder.
+ * `append` is false, the raw data written in the run's folder.
  */
-export function publishSection(run: Run, title: string, text: string, table: string, rawFile: string, raw: unknown, append: boolean): void {
+export function publishSection(run: Run, { title, text, table, rawFile, raw, append }: Section): void {
   const section = [...sectionHead(title, run), text, '', table, '', `Raw data: \`results/${run.outDir.split('/').pop()}/\`.`, ''].join('\n');
   writeJson(join(run.outDir, rawFile), raw);
   process.stdout.write(`\n${section}`);

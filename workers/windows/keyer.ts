@@ -16,7 +16,7 @@ type LatLngToCell = typeof H3.latLngToCell;
  */
 let h3Cell: LatLngToCell | undefined;
 
-function latLngToCell(): LatLngToCell {
+function loadLatLngToCell(): LatLngToCell {
   h3Cell ??= (createRequire(import.meta.url)('h3-js') as typeof H3).latLngToCell;
   return h3Cell;
 }
@@ -75,7 +75,7 @@ export class Keyer {
     this.#zones = spec.zones === null ? undefined : zoneSet(spec.zones);
     this.#zoneUnmatched = spec.zoneUnmatched;
     this.#h3Resolution = spec.h3Resolution;
-    this.#h3Cell = spec.by.includes('h3') ? latLngToCell() : undefined;
+    this.#h3Cell = spec.by.includes('h3') ? loadLatLngToCell() : undefined;
     this.#kindCodes = Uint8Array.from(spec.by, (kind) => KEY_KINDS.indexOf(kind));
     this.#places = spec.by.includes('zone') || spec.by.includes('h3') ? placeCache(this.#zones, this.#h3Resolution) : undefined;
   }
