@@ -31,7 +31,7 @@ export interface Run {
 }
 
 /** The start of every benchmark command: the service must be built; the machine is said once. */
-export function beginRun(kind: 'bench' | 'profile' | 'scale' | 'floor' | 'decode' | 'windows' | 'wire' | 'state', npmScript: string): Run {
+export function beginRun(kind: 'bench' | 'profile' | 'scale' | 'floor' | 'decode' | 'windows' | 'wire' | 'state' | 'output', npmScript: string): Run {
   if (!existsSync(CLI)) {
     process.stderr.write(`dist/src/cli.js is missing: run npm run build (${npmScript} does)\n`);
     process.exit(1);

@@ -1,6 +1,7 @@
 import type { Polygon, Position } from 'geojson';
 import type { ChunkAggregate } from '../protocol/messages.js';
 import { finishAggregate, type ReadingSummary, type TrackSummary } from '../shared/aggregate/finish.js';
+import { setEntry } from '../shared/json-dictionary.js';
 import type { KeyKind } from '../shared/keys.js';
 import type { WindowKind } from '../shared/windows/assign.js';
 import type { CountWindow, WindowCloseReason } from '../windows/count-window.js';
@@ -75,9 +76,9 @@ export function timeWindowRecord(
 
 /** A count window in schema v2 (OUTPUT_SCHEMA=v2 with WINDOW=count): keyed by its partition, no time bounds. */
 export function countWindowRecord(window: CountWindow, closedBy: WindowCloseReason, aggregate: ChunkAggregate, now: number): AggregateV2 {
-  const readings = Object.create(null) as Record<string, ReadingSummary>;
+  const readings: Record<string, ReadingSummary> = {};
   for (const [name, stats] of Object.entries(aggregate.readings)) {
-    readings[name] = { count: stats.count, min: stats.min ?? 0, max: stats.max ?? 0, mean: stats.mean ?? 0, sum: stats.sum ?? 0 };
+    setEntry(readings, name, { count: stats.count, min: stats.min ?? 0, max: stats.max ?? 0, mean: stats.mean ?? 0, sum: stats.sum ?? 0 });
   }
   return {
     schema: AGGREGATE_V2_SCHEMA,

@@ -191,8 +191,9 @@ describe('readings named like Object.prototype members', () => {
     const other = crossed();
     expect(mergePartial(into, other, 10)).toBe(0);
     const readings = finishAggregate(into).readings;
-    expect(Object.getPrototypeOf(readings)).toBeNull();
     expect(Object.keys(readings)).toEqual(['__proto__', 'temp', 'toString']);
+    expect(Object.getPrototypeOf(readings)).toBe(Object.prototype);
+    expect(Object.hasOwn(readings, '__proto__')).toBe(true);
     expect(readings['__proto__']).toEqual({ count: 1, min: 5, max: 5, mean: 5, sum: 5 });
     expect(readings['toString']).toEqual({ count: 1, min: 6, max: 6, mean: 6, sum: 6 });
     expect(JSON.parse(JSON.stringify(readings))).toEqual({

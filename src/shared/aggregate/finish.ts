@@ -1,6 +1,7 @@
 import { area } from '@turf/area';
 import type { Polygon, Position } from 'geojson';
 import { expansionValue } from './exact-sum.js';
+import { setEntry } from '../json-dictionary.js';
 import { shortestFloat32 } from './float32.js';
 import { EAST, NORTH, READING_SUM_SCALE, SOUTH, TS_MAX, TS_MIN, WEST, forEachReading, type PartialAggregate } from './partial.js';
 import { summarizeTrack, type TrackSummary } from './track.js';
@@ -31,7 +32,7 @@ export interface FinishedAggregate {
   /** Geodesic area of that polygon (@turf/area), 0 without one. */
   hullAreaM2: number;
   eventTime: { min: number; max: number };
-  /** Per reading name, names sorted, no prototype. */
+  /** Per reading name, names sorted, each an own property (`__proto__` too; see json-dictionary.ts). */
   readings: Record<string, ReadingSummary>;
   /** Present iff the partial has a track. */
   track?: TrackSummary;
@@ -76,11 +77,11 @@ function hullPolygon(flat: readonly number[]): Polygon | null {
 }
 
 function readingSummaries(p: PartialAggregate): Record<string, ReadingSummary> {
-  const summaries = Object.create(null) as Record<string, ReadingSummary>;
+  const summaries: Record<string, ReadingSummary> = {};
   forEachReading(p, (name, count, min, max, from, to) => {
     const scaled = expansionValue(p.readingStats, from, to);
     // Dividing before unscaling keeps a mean finite when only the sum passes the range of a double.
-    summaries[name] = { count, min, max, mean: scaled / count / READING_SUM_SCALE, sum: scaled / READING_SUM_SCALE };
+    setEntry(summaries, name, { count, min, max, mean: scaled / count / READING_SUM_SCALE, sum: scaled / READING_SUM_SCALE });
   });
   return summaries;
 }
