@@ -237,8 +237,9 @@ export class Pipeline {
   /** A free chunk, waiting (and heartbeating) while there is none; undefined if the batch must stop. */
   async #acquireChunk(batch: RecordBatch): Promise<Chunk | undefined> {
     const { pool, metrics } = this.#options;
+    const maxAtWorkers = this.#options.eventTime?.maxChunksAtWorkers ?? Number.POSITIVE_INFINITY;
     for (;;) {
-      const chunk = pool.acquire();
+      const chunk = this.#chunksBeingAggregated() < maxAtWorkers ? pool.acquire() : undefined;
       if (chunk !== undefined) return chunk;
       metrics.chunkWaits.inc();
       if (this.#chunksBeingAggregated() === 0) this.#closeOldestOpenWindow();

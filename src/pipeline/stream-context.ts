@@ -17,6 +17,12 @@ export interface EventTimeSettings {
   readonly deadLetterLate: boolean;
   /** Where a partition's checkpoint (the watermark of its committed offset) is read from. */
   readonly checkpoints: OffsetCommitter;
+  /**
+   * Chunks sent to the workers and not yet merged, at most: past it a batch
+   * waits for one to come back before it takes another chunk. More queued
+   * would not fold sooner, only touch more of the chunk pool's memory.
+   */
+  readonly maxChunksAtWorkers: number;
 }
 
 /** Work the pipeline holds that a pause lets drain; shared by every partition. */

@@ -28,6 +28,9 @@ export function zoneHeapBytes(zones: ZoneSet | undefined): number {
   return zones === undefined ? 0 : zones.size * ZONE_HEAP_PER_ZONE_BYTES;
 }
 
+/** One chunk being folded and one waiting, per worker: a worker never waits for the main thread to copy its next chunk. */
+const CHUNKS_AT_WORKERS_PER_WORKER = 2;
+
 /** How event-time windows run, from the configuration and the memory plan; undefined for count windows. */
 export function eventTimeSettings(config: Config, plan: MemoryPlan, checkpoints: OffsetCommitter): EventTimeSettings | undefined {
   if (config.window === 'count') return undefined;
@@ -54,5 +57,6 @@ export function eventTimeSettings(config: Config, plan: MemoryPlan, checkpoints:
     budget: new StateBudget(plan.windowStateBytes),
     deadLetterLate: config.lateRecords === 'dead-letter',
     checkpoints,
+    maxChunksAtWorkers: CHUNKS_AT_WORKERS_PER_WORKER * config.workers,
   };
 }

@@ -143,6 +143,7 @@ interface Setup {
   deadLetterLate?: boolean;
   /** Bytes of dead letters, and of aggregates, in flight before the pipeline waits. */
   inFlightBytes?: number;
+  maxChunksAtWorkers?: number;
 }
 
 function setup(options: Setup = {}) {
@@ -163,6 +164,7 @@ function setupWithSink(sink: RecordingSink, options: Setup = {}) {
     budget: new StateBudget(options.stateBytes ?? 64 * 1024 * 1024),
     deadLetterLate: options.deadLetterLate ?? true,
     checkpoints: committer,
+    maxChunksAtWorkers: options.maxChunksAtWorkers ?? 8,
   };
   const pipeline = new Pipeline({
     pool,
@@ -254,6 +256,28 @@ describe('event-time windows: watermark, late records, per-partition time', () =
     await settle();
     expect(deadLetters()).toEqual([{ offset: 2, reason: 'late' }]);
     expect(aggregates()).toEqual([]);
+  });
+
+  it('takes no chunk while maxChunksAtWorkers chunks are at the workers, and loses nothing by waiting', async () => {
+    const aggregator = new InThreadAggregator('manual');
+    const { pipeline, aggregates, deadLetters, metrics, pool } = setup({ aggregator, chunkRows: 2, maxChunksAtWorkers: 1 });
+    const handled = pipeline.handleBatch(batch(0, records(0, [{ ts: T0 + 1 }, { ts: T0 + 2 }, { ts: T0 + 3 }, { ts: T0 + 4 }, { ts: T0 + MINUTE + 1 }])));
+    await settle();
+    // The first chunk is at a worker; the second waits for it to come back although the pool has free chunks.
+    expect(aggregator.held).toHaveLength(1);
+    expect(pool.inUse).toBe(1);
+    expect((await metrics.chunkWaits.get()).values[0]?.value).toBeGreaterThan(0);
+    aggregator.release(0);
+    await settle();
+    expect(aggregator.held).toHaveLength(2);
+    aggregator.release(1);
+    await handled;
+    // The partition was read to its end: its last chunk went to a worker without taking another.
+    expect(aggregator.held).toHaveLength(3);
+    aggregator.release(2);
+    await settle();
+    expect(aggregates().map((a) => [a.window.start, a.count, a.source.firstOffset, a.source.lastOffset])).toEqual([[T0, 4, 0, 3]]);
+    expect(deadLetters()).toEqual([]);
   });
 
   it('puts a record in every hopping window it falls in, and only in the open ones when some closed', async () => {
