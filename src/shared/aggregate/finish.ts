@@ -1,7 +1,7 @@
 import { area } from '@turf/area';
 import type { Polygon, Position } from 'geojson';
-import { expansionValue } from './exact-sum.js';
 import { setEntry } from '../json-dictionary.js';
+import { expansionValue } from './exact-sum.js';
 import { shortestFloat32 } from './float32.js';
 import { EAST, NORTH, READING_SUM_SCALE, SOUTH, TS_MAX, TS_MIN, WEST, forEachReading, type PartialAggregate } from './partial.js';
 import { summarizeTrack, type TrackSummary } from './track.js';
