@@ -12,6 +12,7 @@ import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeReadingAt, decodeReadingSlow, emptyReading, type DecodeLimits } from '../src/decode/decode-reading.js';
 import { Fleet } from '../src/fleet/messages.js';
+import { median } from './lib/builds.js';
 import { fmtInt, markdownTable, say } from './lib/common.js';
 import { parseFlags, positiveInteger } from './lib/options.js';
 import { beginRun, publishSection } from './lib/report.js';
@@ -93,7 +94,6 @@ for (let r = -3; r < rounds; r++) {
 }
 observer.disconnect();
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const [slowName, fastName] = Object.keys(decoders) as [string, string];
 const slow = results.get(slowName)!;
 const perMillion = (n: number) => ((n / (rounds * records.length)) * 1e6).toFixed(1);

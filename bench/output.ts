@@ -8,10 +8,10 @@
  * each round a fresh process; `--runtime` picks the Node.js that runs them.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT, fmtInt, markdownTable, say } from './lib/common.js';
+import { buildsToRun, isBaseline, median } from './lib/builds.js';
+import { fmtInt, markdownTable, say } from './lib/common.js';
 import { parseFlags, positiveInteger } from './lib/options.js';
 import { beginRun, publishSection } from './lib/report.js';
 
@@ -140,12 +140,7 @@ if (values.child !== undefined) {
   const rounds = positiveInteger('rounds', values.rounds, 5);
   const runtime = values.runtime ?? process.execPath;
   const version = execFileSync(runtime, ['--version'], { encoding: 'utf8' }).trim();
-  const builds = new Map<string, string>([['this checkout', join(ROOT, 'dist')]]);
-  if (values.baseline !== undefined) {
-    const dist = resolve(values.baseline);
-    if (!existsSync(join(dist, 'src', 'output', 'aggregate-v2.js'))) throw new Error(`--baseline ${dist}: no src/output/aggregate-v2.js in it (a checkout's dist/)`);
-    builds.set(`baseline (${dist})`, dist);
-  }
+  const builds = buildsToRun(values.baseline, 'output/aggregate-v2.js');
   const shapes = ['zone', 'fleet'] as const;
   const run = beginRun('output', values.runtime === undefined ? 'npm run bench:output' : `npm run bench:output -- --runtime ${runtime}`);
   const results = new Map<string, Round[]>();
@@ -160,11 +155,10 @@ if (values.child !== undefined) {
     say(`round ${r + 1}/${rounds}`);
   }
 
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const of = (rs: Round[], field: keyof Round) => median(rs.map((x) => x[field]));
   const rows = [...results].map(([row, rs]) => {
     const [name, shape] = row.split('|') as [string, string];
-    const base = [...results].find(([other]) => other.startsWith('baseline') && other.endsWith(`|${shape}`))?.[1];
+    const base = [...results].find(([other]) => isBaseline(other) && other.endsWith(`|${shape}`))?.[1];
     const vs = base === undefined ? '-' : `${(of(rs, 'allNs') / of(base, 'allNs')).toFixed(2)}x`;
     return [name, shape, fmtInt(of(rs, 'bytes')), fmtInt(of(rs, 'finishNs')), fmtInt(of(rs, 'recordNs')), fmtInt(of(rs, 'stringifyNs')), fmtInt(of(rs, 'keyNs')), fmtInt(of(rs, 'allNs')), vs];
   });

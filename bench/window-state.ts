@@ -10,10 +10,10 @@
  * in a fresh process: a ratio from one run, on one machine state.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT, fmtInt, markdownTable, say } from './lib/common.js';
+import { buildsToRun, isBaseline, median } from './lib/builds.js';
+import { fmtInt, markdownTable, say } from './lib/common.js';
 import { parseFlags, positiveInteger } from './lib/options.js';
 import { beginRun, publishSection } from './lib/report.js';
 
@@ -139,12 +139,7 @@ if (values.child !== undefined) {
   process.stdout.write(`${JSON.stringify(await measure(values.child, devices))}\n`);
 } else {
   const rounds = positiveInteger('rounds', values.rounds, 5);
-  const builds = new Map<string, string>([['this checkout', join(ROOT, 'dist')]]);
-  if (values.baseline !== undefined) {
-    const dist = resolve(values.baseline);
-    if (!existsSync(join(dist, 'src', 'windows', 'window-store.js'))) throw new Error(`--baseline ${dist}: no src/windows/window-store.js in it (a checkout's dist/)`);
-    builds.set(`baseline (${dist})`, dist);
-  }
+  const builds = buildsToRun(values.baseline, 'windows/window-store.js');
   const run = beginRun('state', 'npm run bench:state');
   const results = new Map<string, Round[]>([...builds.keys()].map((name) => [name, []]));
   for (let r = 0; r < rounds; r++) {
@@ -155,14 +150,13 @@ if (values.child !== undefined) {
     say(`round ${r + 1}/${rounds}`);
   }
 
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const summary = [...results].map(([name, rs]) => ({
     name,
     heap: median(rs.map((r) => r.heapBytesPerKey)),
     estimate: median(rs.map((r) => r.estimatedBytesPerKey)),
     merge: median(rs.map((r) => r.mergeUsPerKeyChunk)),
   }));
-  const base = summary.find((s) => s.name.startsWith('baseline'));
+  const base = summary.find((s) => isBaseline(s.name));
   const vs = (x: number, y: number | undefined) => (y === undefined ? '-' : `${(x / y).toFixed(2)}x`);
   const table = markdownTable(
     ['Build', 'Heap bytes per key', 'vs baseline', 'Estimate per key (state share)', 'Estimate / heap', 'Merge µs per (key, chunk)', 'vs baseline'],
