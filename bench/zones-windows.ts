@@ -2,9 +2,10 @@
  * `npm run bench:windows`: what keying windows by zone costs. On one data set
  * of readings from devices inside the 3,231 US counties, one after another,
  * each from a fresh consumer group: geowindow with count windows (KEY_BY=
- * partition), geowindow with 1-minute tumbling windows keyed by county
- * (KEY_BY=zone; and zone,h3), and the same job in Quix Streams. Every
- * zone window written is checked against the benchmark's own count.
+ * partition), with 1-minute tumbling windows keyed by partition (event time
+ * without zones: what is left of the gap is the zone keying), and keyed by
+ * county (KEY_BY=zone; and zone,h3), and the same job in Quix Streams. Every
+ * event-time window written is checked against the benchmark's own count.
  */
 import { loadavg } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,11 +23,12 @@ import {
   OUTPUT_TOPIC_CONFIG,
   compareWindows,
   expectedWindows,
-  parseGeowindowV2,
+  geowindowV2Windows,
   parseQuix,
   quixOpenAtEnd,
   readEmitted,
   type Expected,
+  type WindowKeyBy,
 } from './lib/window-check.js';
 import { DEFAULT_WINDOW_ROWS, WINDOW_ROWS, windowsSection, type MachineLoad, type RowResult, type WindowRow } from './lib/windows-report.js';
 import { ensureZoneDataset, type ZoneDatasetOptions } from './lib/zone-dataset.js';
@@ -51,7 +53,7 @@ Quix Streams, on one data set of readings inside the 3,231 US counties.
   --quix-grace-ms G     the Quix job's grace_ms (default 180000: its repartition topic
                         interleaves the input partitions by whole fetches, which put
                         records up to 80 s behind their zone's time on this machine)
-  --idle-partition-ms I geowindow's IDLE_PARTITION_MS for the zone rows (default 200):
+  --idle-partition-ms I geowindow's IDLE_PARTITION_MS for the event-time rows (default 200):
                         what closes the last windows once every record is read
   --h3-resolution R     H3_RESOLUTION of the zone,h3 row (default 7)
   --workers W           geowindow's WORKERS (default 2)
@@ -150,12 +152,19 @@ say(`zones: ${counties.ids.length} US counties (us-atlas counties-10m, ${countie
 const dataset = await ensureZoneDataset(datasetOptions, counties);
 const ctx: RunContext = { brokers, dataset, outDir: run.outDir, progressSeconds: progressSeconds(values) };
 
-let expectedByGrace: Expected | undefined;
+/** The windows by geowindow's lateness rule and grace, per key kind, each computed once. */
+const expectedByGrace = new Map<WindowKeyBy, Expected>();
 let expectedAll: Expected | undefined;
-/** The windows by geowindow's lateness rule and grace, computed once. */
-const expectedForGeowindow = () => (expectedByGrace ??= timed('expected windows (geowindow grace)', () => expectedWindows(dataset, counties, windowMs, graceMs)));
+function expectedForGeowindow(by: WindowKeyBy): Expected {
+  let expected = expectedByGrace.get(by);
+  if (expected === undefined) {
+    expected = timed(`expected ${by} windows (geowindow grace)`, () => expectedWindows(dataset, counties, by, windowMs, graceMs));
+    expectedByGrace.set(by, expected);
+  }
+  return expected;
+}
 /** Every record counts: Quix's lateness depends on its repartition order, so its late drops show as wrong windows. */
-const expectedForQuix = () => (expectedAll ??= timed('expected windows (every record)', () => expectedWindows(dataset, counties, windowMs, Number.POSITIVE_INFINITY)));
+const expectedForQuix = () => (expectedAll ??= timed('expected windows (every record)', () => expectedWindows(dataset, counties, 'zone', windowMs, Number.POSITIVE_INFINITY)));
 
 function timed<T>(what: string, work: () => T): T {
   const begin = performance.now();
@@ -184,8 +193,8 @@ async function dlqRecords(topic: string): Promise<number> {
   return withAdmin(brokers, async (admin) => (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0));
 }
 
-/** geowindow with event-time windows keyed by `keyBy`, its output and dead letters kept for the check. */
-async function zoneRow(row: WindowRow, keyBy: string): Promise<RowResult> {
+/** geowindow with event-time windows keyed by `keyBy`, its output and dead letters kept for the check of its `checkBy` windows. */
+async function eventTimeRow(row: WindowRow, keyBy: string, checkBy: WindowKeyBy): Promise<RowResult> {
   const id = `${row}-${Date.now().toString(36)}`;
   const outputTopic = `bench-windows-out-${id}`;
   const dlqTopic = `bench-windows-dlq-${id}`;
@@ -205,7 +214,8 @@ async function zoneRow(row: WindowRow, keyBy: string): Promise<RowResult> {
       WINDOW_GRACE: String(graceMs),
       IDLE_PARTITION_MS: String(idlePartitionMs),
       KEY_BY: keyBy,
-      ZONES_FILE: zonesFile,
+      // The service refuses a zones file that no kind uses.
+      ...(checkBy === 'zone' ? { ZONES_FILE: zonesFile } : {}),
       H3_RESOLUTION: String(h3Resolution),
       OUTPUT_SCHEMA: 'v2',
       OUTPUT_TOPIC: outputTopic,
@@ -214,9 +224,9 @@ async function zoneRow(row: WindowRow, keyBy: string): Promise<RowResult> {
     const m = await measureGeowindow(ctx, { workers, tag: `geowindow-${row}`, env, endBy: 'idle', nodeArgs: nodeArgsFor(row), runtime: geowindowRuntime });
     reportProfile(row);
     const measurement = { ...m, label: `geowindow, ${windowMs / 1000} s tumbling windows, KEY_BY=${keyBy}${keyBy.includes('h3') ? ` (H3 resolution ${h3Resolution})` : ''}${onRuntime}` };
-    const emitted = await readEmitted(brokers, outputTopic, windowMs, parseGeowindowV2, ctx.progressSeconds);
-    const check = compareWindows(expectedForGeowindow(), emitted);
-    return { row, measurement, emitted: { messages: emitted.messages, zoneMessages: emitted.zoneMessages, closedBy: emitted.closedBy }, check, deadLettered: await dlqRecords(dlqTopic) };
+    const emitted = await readEmitted(brokers, outputTopic, windowMs, geowindowV2Windows(checkBy), ctx.progressSeconds);
+    const check = compareWindows(expectedForGeowindow(checkBy), emitted);
+    return { row, measurement, emitted: { messages: emitted.messages, windowMessages: emitted.windowMessages, closedBy: emitted.closedBy }, check, deadLettered: await dlqRecords(dlqTopic) };
   } finally {
     await cleanUp(brokers, [], [outputTopic, dlqTopic]);
   }
@@ -229,10 +239,12 @@ async function measureRow(row: WindowRow): Promise<RowResult> {
       reportProfile(row);
       return { row, measurement: { ...m, label: `geowindow, count windows (KEY_BY=partition)${onRuntime}` } };
     }
+    case 'partition':
+      return eventTimeRow(row, 'partition', 'partition');
     case 'zone':
-      return zoneRow(row, 'zone');
+      return eventTimeRow(row, 'zone', 'zone');
     case 'zone-h3':
-      return zoneRow(row, 'zone,h3');
+      return eventTimeRow(row, 'zone,h3', 'zone');
     case 'quix': {
       const python = await ensureQuixVenv(run.outDir);
       const m = await measureQuix(ctx, python, { zonesFile, windowMs, graceMs: quixGraceMs });
@@ -240,7 +252,7 @@ async function measureRow(row: WindowRow): Promise<RowResult> {
         const emitted = await readEmitted(brokers, m.outputTopic, windowMs, parseQuix, ctx.progressSeconds);
         const expected = expectedForQuix();
         const check = compareWindows(expected, emitted, quixOpenAtEnd(expected, quixGraceMs));
-        return { row, measurement: m, emitted: { messages: emitted.messages, zoneMessages: emitted.zoneMessages, closedBy: emitted.closedBy }, check };
+        return { row, measurement: m, emitted: { messages: emitted.messages, windowMessages: emitted.windowMessages, closedBy: emitted.closedBy }, check };
       } finally {
         await cleanUp(brokers, [], [m.outputTopic]);
       }
@@ -297,7 +309,7 @@ const report = windowsSection({
   idlePartitionMs,
   workers,
   machineLoad,
-  expected: expectedByGrace ?? expectedAll,
+  expected: expectedByGrace.get('zone') ?? expectedAll,
 });
 writeJson(join(run.outDir, 'summary.json'), { ...report.summary, results, failures: Object.fromEntries(failures), skipped: Object.fromEntries(skipped) });
 process.stdout.write(`\n${report.markdown}\n`);

@@ -1,7 +1,8 @@
 /**
- * "Every window right": the benchmark's own count of each (zone, window) of
+ * "Every window right": the benchmark's own count of each (key, window) of
  * the data set it generated, against what a system wrote to its output
- * topic, summed over the source partitions it split them by.
+ * topic, summed over the source partitions it split them by. The key is the
+ * record's zone, or its partition for the row without zones.
  */
 import { randomBytes } from 'node:crypto';
 import { nowMs, say, until } from './common.js';
@@ -19,7 +20,7 @@ export const OUTPUT_TOPIC_CONFIG = [
   { name: 'retention.bytes', value: '-1' },
 ];
 
-/** Count and pm25 statistics of one (zone, window). */
+/** Count and pm25 statistics of one (key, window). */
 export interface WindowStats {
   count: number;
   sum: number;
@@ -27,13 +28,17 @@ export interface WindowStats {
   max: number;
 }
 
-/** `${zone}|${start}`: a window's identity across systems (the window size is the same for all). */
+/** What a row's windows are keyed by: the record's county, or its partition (event time without zones). */
+export type WindowKeyBy = 'zone' | 'partition';
+
+/** `${key}|${start}`: a window's identity across systems (the window size is the same for all). */
 export type WindowKey = string;
-const windowKey = (zone: string, start: number): WindowKey => `${zone}|${start}`;
-const zoneOf = (key: WindowKey) => key.slice(0, key.indexOf('|'));
+const windowKey = (key: string, start: number): WindowKey => `${key}|${start}`;
+const keyOf = (key: WindowKey) => key.slice(0, key.indexOf('|'));
 const startOf = (key: WindowKey) => Number(key.slice(key.indexOf('|') + 1));
 
 export interface Expected {
+  readonly by: WindowKeyBy;
   readonly windowMs: number;
   /** The grace of the partition-watermark rule the late records were told by. */
   readonly graceMs: number;
@@ -41,8 +46,8 @@ export interface Expected {
   /** Records late by geowindow's rule: their window's end <= (largest ts earlier in their partition) - grace. */
   readonly late: number;
   readonly records: number;
-  /** Largest event time of each zone (Quix closes a zone's windows by it). */
-  readonly zoneMaxTs: ReadonlyMap<string, number>;
+  /** Largest event time of each key (Quix closes a zone's windows by it). */
+  readonly keyMaxTs: ReadonlyMap<string, number>;
 }
 
 function fold(windows: Map<WindowKey, WindowStats>, key: WindowKey, count: number, sum: number, min: number, max: number): void {
@@ -58,30 +63,32 @@ function fold(windows: Map<WindowKey, WindowStats>, key: WindowKey, count: numbe
 
 /**
  * The windows of the data set by replaying its generator: tumbling windows
- * of `windowMs` aligned to the epoch, each record in its device's county,
- * less the records late by the per-partition watermark rule with `graceMs`.
+ * of `windowMs` aligned to the epoch, each record under its device's county
+ * (or its partition), less the records late by the per-partition watermark
+ * rule with `graceMs`.
  */
-export function expectedWindows(dataset: ZoneDataset, counties: Counties, windowMs: number, graceMs: number): Expected {
+export function expectedWindows(dataset: ZoneDataset, counties: Counties, by: WindowKeyBy, windowMs: number, graceMs: number): Expected {
   const windows = new Map<WindowKey, WindowStats>();
-  const zoneMaxTs = new Map<string, number>();
+  const keyMaxTs = new Map<string, number>();
   const maxTs = new Array<number>(dataset.partitions).fill(Number.NEGATIVE_INFINITY);
   let late = 0;
   let records = 0;
   for (const r of zoneReadings(dataset.options, dataset.devicesPlaced)) {
     records++;
-    const zone = counties.ids[r.device.county]!;
+    const key = by === 'zone' ? counties.ids[r.device.county]! : String(r.partition);
     const start = Math.floor(r.ts / windowMs) * windowMs;
     if (start + windowMs <= maxTs[r.partition]! - graceMs) late++;
-    else fold(windows, windowKey(zone, start), 1, r.pm25, r.pm25, r.pm25);
+    else fold(windows, windowKey(key, start), 1, r.pm25, r.pm25, r.pm25);
     if (r.ts > maxTs[r.partition]!) maxTs[r.partition] = r.ts;
-    if (r.ts > (zoneMaxTs.get(zone) ?? Number.NEGATIVE_INFINITY)) zoneMaxTs.set(zone, r.ts);
+    if (r.ts > (keyMaxTs.get(key) ?? Number.NEGATIVE_INFINITY)) keyMaxTs.set(key, r.ts);
   }
-  return { windowMs, graceMs, windows, late, records, zoneMaxTs };
+  return { by, windowMs, graceMs, windows, late, records, keyMaxTs };
 }
 
 /** One emitted window, as a system's output names it. */
 export interface EmittedWindow {
-  readonly zone: string;
+  /** The zone id, or the partition number for windows keyed by partition. */
+  readonly key: string;
   readonly start: number;
   readonly end: number;
   readonly count: number;
@@ -92,19 +99,18 @@ export interface EmittedWindow {
 
 export interface Emitted {
   readonly windows: Map<WindowKey, WindowStats>;
-  /** Output records read (all keys), and how many were zone windows. */
+  /** Output records read (all keys), and how many were windows of the checked key kind. */
   readonly messages: number;
-  readonly zoneMessages: number;
-  /** Output records that were not zone windows of `windowMs`, or malformed. */
+  readonly windowMessages: number;
+  /** Output records that were not windows of the checked key kind and `windowMs`, or malformed. */
   readonly skipped: number;
-  /** What closed the zone windows (geowindow's window.closedBy), when given. */
+  /** What closed the checked windows (geowindow's window.closedBy), when given. */
   readonly closedBy: Record<string, number>;
 }
 
 /**
  * Reads a whole output topic from the beginning (a fresh group; the topic is
- * complete: its writer has stopped) and sums its zone windows by (zone,
- * start). `parse` returns a window, or undefined for a record of another key.
+ * complete: its writer has stopped) and sums its windows by (key, start). `parse` returns a window, or undefined for a record of another key.
  * The topic must keep every record (see OUTPUT_TOPIC_CONFIG).
  */
 export async function readEmitted(
@@ -121,9 +127,9 @@ export async function readEmitted(
   const windows = new Map<WindowKey, WindowStats>();
   const closedBy: Record<string, number> = {};
   let messages = 0;
-  let zoneMessages = 0;
+  let windowMessages = 0;
   let skipped = 0;
-  if (expected === 0) return { windows, messages, zoneMessages, skipped, closedBy };
+  if (expected === 0) return { windows, messages, windowMessages, skipped, closedBy };
   const group = `bench-check-${randomBytes(4).toString('hex')}`;
   const consumer = benchKafka(brokers, 'geowindow-bench-check').consumer({ groupId: group, maxBytes: 16 * 1024 * 1024 });
   await consumer.connect();
@@ -145,9 +151,9 @@ export async function readEmitted(
             skipped++;
             continue;
           }
-          zoneMessages++;
+          windowMessages++;
           if (w.closedBy !== undefined) closedBy[w.closedBy] = (closedBy[w.closedBy] ?? 0) + 1;
-          fold(windows, windowKey(w.zone, w.start), w.count, w.sum, w.min, w.max);
+          fold(windows, windowKey(w.key, w.start), w.count, w.sum, w.min, w.max);
         }
         if (nowMs() - lastReport >= progressSeconds * 1000) {
           lastReport = nowMs();
@@ -160,21 +166,23 @@ export async function readEmitted(
     await consumer.disconnect();
     await cleanUp(brokers, [group], []);
   }
-  return { windows, messages, zoneMessages, skipped, closedBy };
+  return { windows, messages, windowMessages, skipped, closedBy };
 }
 
-/** A geowindow v2 aggregate keyed by zone, as an emitted window. */
-export function parseGeowindowV2(value: unknown): (EmittedWindow & { closedBy: string }) | undefined {
+/** Reads geowindow v2 aggregates keyed by `by` as emitted windows (others: undefined). */
+export const geowindowV2Windows =
+  (by: WindowKeyBy) =>
+  (value: unknown): (EmittedWindow & { closedBy: string }) | undefined => {
   const v = value as {
     window?: { start?: number; end?: number; closedBy?: string };
     key?: { by?: string; id?: string };
     count?: number;
     readings?: { pm25?: { sum?: number; min?: number; max?: number } };
   };
-  if (v.key?.by !== 'zone' || typeof v.window?.start !== 'number' || typeof v.window.end !== 'number' || typeof v.count !== 'number') return undefined;
+  if (v.key?.by !== by || typeof v.window?.start !== 'number' || typeof v.window.end !== 'number' || typeof v.count !== 'number') return undefined;
   const pm25 = v.readings?.pm25;
   return {
-    zone: String(v.key.id),
+    key: String(v.key.id),
     start: v.window.start,
     end: v.window.end,
     count: v.count,
@@ -183,13 +191,13 @@ export function parseGeowindowV2(value: unknown): (EmittedWindow & { closedBy: s
     max: pm25?.max ?? Number.NaN,
     closedBy: v.window.closedBy ?? 'unknown',
   };
-}
+};
 
 /** A window of the Quix job (bench/quix/zone_windows.py). */
 export function parseQuix(value: unknown): EmittedWindow | undefined {
   const v = value as { zone?: string; start?: number; end?: number; count?: number; pm25_sum?: number; pm25_min?: number; pm25_max?: number };
   if (typeof v.zone !== 'string' || typeof v.start !== 'number' || typeof v.end !== 'number' || typeof v.count !== 'number') return undefined;
-  return { zone: v.zone, start: v.start, end: v.end, count: v.count, sum: v.pm25_sum ?? Number.NaN, min: v.pm25_min ?? Number.NaN, max: v.pm25_max ?? Number.NaN };
+  return { key: v.zone, start: v.start, end: v.end, count: v.count, sum: v.pm25_sum ?? Number.NaN, min: v.pm25_min ?? Number.NaN, max: v.pm25_max ?? Number.NaN };
 }
 
 export interface WindowCheck {
@@ -216,11 +224,11 @@ export interface WindowCheck {
 const EXAMPLES = 5;
 
 /**
- * Compares emitted windows with the expected ones. `openAtEnd(zone, start)`
+ * Compares emitted windows with the expected ones. `openAtEnd(key, start)`
  * names the windows the system could not have closed before it stopped;
  * those are left out of the check and counted apart.
  */
-export function compareWindows(expected: Expected, emitted: Emitted, openAtEnd: (zone: string, start: number) => boolean = () => false): WindowCheck {
+export function compareWindows(expected: Expected, emitted: Emitted, openAtEnd: (key: string, start: number) => boolean = () => false): WindowCheck {
   let open = 0;
   let right = 0;
   let countWrong = 0;
@@ -234,10 +242,9 @@ export function compareWindows(expected: Expected, emitted: Emitted, openAtEnd: 
     if (examples.length < EXAMPLES) examples.push(text);
   };
   for (const [key, want] of expected.windows) {
-    const zone = zoneOf(key);
     const start = startOf(key);
     const got = emitted.windows.get(key);
-    if (got === undefined && openAtEnd(zone, start)) {
+    if (got === undefined && openAtEnd(keyOf(key), start)) {
       open++;
       continue;
     }
@@ -282,5 +289,5 @@ export function compareWindows(expected: Expected, emitted: Emitted, openAtEnd: 
 
 /** Quix's key closing rule: a zone's window is final once that zone's stream time passes its end plus the grace. */
 export function quixOpenAtEnd(expected: Expected, graceMs: number): (zone: string, start: number) => boolean {
-  return (zone, start) => start + expected.windowMs > (expected.zoneMaxTs.get(zone) ?? Number.NEGATIVE_INFINITY) - graceMs;
+  return (zone, start) => start + expected.windowMs > (expected.keyMaxTs.get(zone) ?? Number.NEGATIVE_INFINITY) - graceMs;
 }
