@@ -10,6 +10,8 @@
  *
  * writes /tmp/zone.<pid>.heapprofile (Chrome DevTools opens it) and
  * /tmp/zone.<pid>.top.txt. Sampling costs little (one sample per 16 KiB).
+ * With HEAP_SAMPLE_ALL=1 the objects that died young are kept too: every
+ * allocation, by site (what makes the scavenges).
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -30,7 +32,7 @@ const SAMPLING_INTERVAL_BYTES = 16 * 1024;
 const TOP = 30;
 
 /** Bytes sampled per allocating function, largest first. */
-function topSites(root: ProfileNode): string {
+function topSites(root: ProfileNode, what: string): string {
   const bytes = new Map<string, number>();
   const stack = [root];
   for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
@@ -42,12 +44,13 @@ function topSites(root: ProfileNode): string {
   const total = [...bytes.values()].reduce((sum, b) => sum + b, 0);
   const lines = [...bytes].sort((a, b) => b[1] - a[1]).slice(0, TOP);
   return [
-    `${(total / 1048576).toFixed(1)} MiB sampled (objects alive at exit or collected by full collections)`,
+    `${(total / 1048576).toFixed(1)} MiB sampled (${what})`,
     ...lines.map(([site, b]) => `${(b / 1048576).toFixed(1).padStart(8)} MiB ${((100 * b) / total).toFixed(1).padStart(5)}%  ${site}`),
   ].join('\n');
 }
 
 const out = process.env.HEAP_SAMPLE_OUT;
+const all = process.env.HEAP_SAMPLE_ALL === '1';
 if (isMainThread && out !== undefined && out !== '') {
   const session = new Session();
   session.connect();
@@ -55,7 +58,7 @@ if (isMainThread && out !== undefined && out !== '') {
   session.post('HeapProfiler.startSampling', {
     samplingInterval: SAMPLING_INTERVAL_BYTES,
     includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: false,
+    includeObjectsCollectedByMinorGC: all,
   });
   process.on('exit', () => {
     // An in-process session answers synchronously, so this runs before the process is gone.
@@ -63,7 +66,8 @@ if (isMainThread && out !== undefined && out !== '') {
       if (error !== null) return;
       const profile = (result as { profile: { head: ProfileNode } }).profile;
       writeFileSync(`${out}.${process.pid}.heapprofile`, JSON.stringify(profile));
-      writeFileSync(`${out}.${process.pid}.top.txt`, `${topSites(profile.head)}\n`);
+      const what = all ? 'every allocation' : 'objects alive at exit or collected by full collections';
+      writeFileSync(`${out}.${process.pid}.top.txt`, `${topSites(profile.head, what)}\n`);
     });
   });
 }
