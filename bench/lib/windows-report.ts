@@ -74,6 +74,16 @@ export function codeVersion(): string {
   }
 }
 
+/** The check that every window of a geowindow row is right. */
+function allRight(key: 'zone' | 'partition', result: RowResult | undefined): Check {
+  const check = result?.check;
+  return {
+    name: `every geowindow ${key} window right (count, pm25 sum/min/max)`,
+    pass: check?.pass,
+    detail: check === undefined ? 'not measured' : `${fmtInt(check.right)} of ${fmtInt(check.checked)}, ${fmtInt(check.extra)} extra`,
+  };
+}
+
 const verdict = (pass: boolean | undefined) => (pass === undefined ? 'n/a' : pass ? 'PASS' : 'FAIL');
 
 function cpuRecords(m: Measurement | QuixMeasurement): number {
@@ -141,19 +151,8 @@ export function windowsSection(input: WindowsReportInput): { markdown: string; s
     pass: zm && qm ? zm.peakRssBytes < qm.peakRssBytes : undefined,
     detail: zm && qm ? `${mbText(zm.peakRssBytes)} vs ${mbText(qm.peakRssBytes)} MB` : 'not measured',
   });
-  checks.push({
-    name: 'every geowindow zone window right (count, pm25 sum/min/max)',
-    pass: zone?.check?.pass,
-    detail: zone?.check === undefined ? 'not measured' : `${fmtInt(zone.check.right)} of ${fmtInt(zone.check.checked)}, ${fmtInt(zone.check.extra)} extra`,
-  });
-
-  if (partition !== undefined) {
-    checks.push({
-      name: 'every geowindow partition window right (count, pm25 sum/min/max)',
-      pass: partition.check?.pass,
-      detail: partition.check === undefined ? 'not measured' : `${fmtInt(partition.check.right)} of ${fmtInt(partition.check.checked)}, ${fmtInt(partition.check.extra)} extra`,
-    });
-  }
+  checks.push(allRight('zone', zone));
+  if (partition !== undefined) checks.push(allRight('partition', partition));
 
   const notes: string[] = [];
   const pm = partition?.measurement;

@@ -104,14 +104,14 @@ describe('planMemory: the split', () => {
       runtimeBytes: (80 + 2 * 16) * MB,
       runtimeSource: 'estimate',
       youngGenerationBytes: YOUNG,
-      worker: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 8 },
-      workerHeapBytes: 2 * (16 + 8) * MB,
+      worker: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
+      workerHeapBytes: 2 * (16 + 4) * MB,
       chunkPool: { chunks, byteCapacity, chunkBytes, bytes: chunks * chunkBytes },
       fetch: { maxBytes: 2 * MB, maxBytesPerPartition: 512 * KiB, reserveBytes: 8 * MB },
       deadLetterBytes: 16 * MB,
       windowStateBytes: 0,
       windowClosingBytes: 0,
-      headroomBytes: (1024 - 112 - 32 - 48 - 8 - 16) * MB - chunks * chunkBytes,
+      headroomBytes: (1024 - 112 - 32 - 40 - 8 - 16) * MB - chunks * chunkBytes,
     });
   });
 
@@ -239,15 +239,15 @@ describe('planMemory: worker heaps', () => {
     expect(oldMb(50_000)).toBe(28); // ceil(19.07) + 8
     expect(oldMb(100_000)).toBe(47); // ceil(38.1) + 8
     const p = plan(4096, { workers: 3, chunkSize: 100_000, chunkPoolSize: 4 });
-    expect(p.worker.maxYoungGenerationSizeMb).toBe(8);
-    expect(p.workerHeapBytes).toBe(3 * (47 + 8) * MB);
+    expect(p.worker.maxYoungGenerationSizeMb).toBe(4);
+    expect(p.workerHeapBytes).toBe(3 * (47 + 4) * MB);
   });
 
   it('adds the heap a worker needs beyond its chunk (the zone index) to its old generation', () => {
     // ceil((2000 * 400 + 20 MiB) / 1 MiB) + 8 = ceil(20.76) + 8.
     const p = plan(4096, { workers: 3, chunkSize: 2000, chunkPoolSize: 4, workerExtraBytes: 20 * MB });
     expect(p.worker.maxOldGenerationSizeMb).toBe(29);
-    expect(p.workerHeapBytes).toBe(3 * (29 + 8) * MB);
+    expect(p.workerHeapBytes).toBe(3 * (29 + 4) * MB);
   });
 });
 
@@ -256,20 +256,19 @@ describe('planMemory: a budget too small', () => {
 
   /*
    * Fixed: runtime 80 + 2 * 16 MB (estimated), the main young generation
-   * 32 MB and worker heaps 2 * (16 + 8) MB = 192 MB. The auto pool takes a
-   * tenth of the budget in whole chunks of 848,000 bytes (32, its cap, near
-   * 264 MB), the dead letters 2%, the fetch reserve a fixed 4 * 2 MiB. With
-   * 32 MiB of headroom that is B >= 264 MB. Exactly, with the roundings:
-   *   264 MB: 32 chunks (27,136,000), fetch 8,388,608, dead letters
-   *           5,536,481: committed 242,387,681, headroom 34,436,383 >= 32 MiB;
-   *   263 MB: 32 chunks, fetch 8,388,608, dead letters 5,515,509:
-   *           committed 242,366,709, headroom 33,408,779 < 32 MiB.
+   * 32 MB and worker heaps 2 * (16 + 4) MB = 184 MB. The auto pool takes a
+   * tenth of the budget in whole chunks of 848,000 bytes, the dead letters 2%,
+   * the fetch reserve a fixed 4 * 2 MiB. With 32 MiB of headroom, exactly,
+   * with the roundings:
+   *   255 MB: 31 chunks (26,288,000), fetch 8,388,608, dead letters
+   *           5,347,737: committed 232,962,329, headroom 34,424,551 >= 32 MiB;
+   *   254 MB: 31 chunks, fetch 8,388,608, dead letters 5,326,766:
+   *           committed 232,941,358, headroom 33,396,946 < 32 MiB.
    */
-  const NEEDED_MB = 264;
+  const NEEDED_MB = 255;
 
-  it('works out the least budget with the pool at its cap', () => {
-    expect(MAX_AUTO_CHUNKS).toBe(32);
-    expect(plan(NEEDED_MB, input).chunkPool.chunks).toBe(32);
+  it('works out the least budget, the pool a tenth of it', () => {
+    expect(plan(NEEDED_MB, input).chunkPool.chunks).toBe(31);
   });
 
   it('refuses 128 MB, naming MEMORY_LIMIT_MB, the budget and the MB it needs', () => {
