@@ -38,7 +38,6 @@ const keyOf = (key: WindowKey) => key.slice(0, key.indexOf('|'));
 const startOf = (key: WindowKey) => Number(key.slice(key.indexOf('|') + 1));
 
 export interface Expected {
-  readonly by: WindowKeyBy;
   readonly windowMs: number;
   /** The grace of the partition-watermark rule the late records were told by. */
   readonly graceMs: number;
@@ -82,7 +81,7 @@ export function expectedWindows(dataset: ZoneDataset, counties: Counties, by: Wi
     if (r.ts > maxTs[r.partition]!) maxTs[r.partition] = r.ts;
     if (r.ts > (keyMaxTs.get(key) ?? Number.NEGATIVE_INFINITY)) keyMaxTs.set(key, r.ts);
   }
-  return { by, windowMs, graceMs, windows, late, records, keyMaxTs };
+  return { windowMs, graceMs, windows, late, records, keyMaxTs };
 }
 
 /** One emitted window, as a system's output names it. */
@@ -110,8 +109,9 @@ export interface Emitted {
 
 /**
  * Reads a whole output topic from the beginning (a fresh group; the topic is
- * complete: its writer has stopped) and sums its windows by (key, start). `parse` returns a window, or undefined for a record of another key.
- * The topic must keep every record (see OUTPUT_TOPIC_CONFIG).
+ * complete: its writer has stopped) and sums its windows by (key, start).
+ * `parse` returns a window, or undefined for a record of another key. The
+ * topic must keep every record (see OUTPUT_TOPIC_CONFIG).
  */
 export async function readEmitted(
   brokers: readonly string[],
@@ -169,10 +169,12 @@ export async function readEmitted(
   return { windows, messages, windowMessages, skipped, closedBy };
 }
 
-/** Reads geowindow v2 aggregates keyed by `by` as emitted windows (others: undefined). */
-export const geowindowV2Windows =
-  (by: WindowKeyBy) =>
-  (value: unknown): (EmittedWindow & { closedBy: string }) | undefined => {
+/** A parser of geowindow v2 aggregates keyed by `by` into emitted windows (undefined for other keys). */
+export function geowindowV2Windows(by: WindowKeyBy): (value: unknown) => (EmittedWindow & { closedBy: string }) | undefined {
+  return (value) => parseGeowindowV2(value, by);
+}
+
+function parseGeowindowV2(value: unknown, by: WindowKeyBy): (EmittedWindow & { closedBy: string }) | undefined {
   const v = value as {
     window?: { start?: number; end?: number; closedBy?: string };
     key?: { by?: string; id?: string };
@@ -191,7 +193,7 @@ export const geowindowV2Windows =
     max: pm25?.max ?? Number.NaN,
     closedBy: v.window.closedBy ?? 'unknown',
   };
-};
+}
 
 /** A window of the Quix job (bench/quix/zone_windows.py). */
 export function parseQuix(value: unknown): EmittedWindow | undefined {
