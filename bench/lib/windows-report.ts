@@ -9,12 +9,26 @@ import type { ZoneDataset } from './zone-dataset.js';
 
 /**
  * The rows, in the order they run: the baseline first, then event time keyed
- * by partition (the same windows without zones), the zone rows, the peer last.
+ * by partition (the same windows without zones), the zone rows (zone-5m: the
+ * same with 5-minute windows, four times fewer aggregates per record), the
+ * peer last.
  */
-export const WINDOW_ROWS = ['count', 'partition', 'zone', 'zone-h3', 'quix'] as const;
+export const WINDOW_ROWS = ['count', 'partition', 'zone', 'zone-5m', 'zone-h3', 'quix'] as const;
 export type WindowRow = (typeof WINDOW_ROWS)[number];
 /** What runs without --only: zone,h3 costs a few minutes more (H3 cells in the workers), so it is asked for by name. */
-export const DEFAULT_WINDOW_ROWS: readonly WindowRow[] = ['count', 'partition', 'zone', 'quix'];
+export const DEFAULT_WINDOW_ROWS: readonly WindowRow[] = ['count', 'partition', 'zone', 'zone-5m', 'quix'];
+
+/** The zone row's aggregates written once more, alone (bench/write-aggregates.ts's summary line). */
+export interface OutputAlone {
+  readonly records: number;
+  readonly valueBytes: number;
+  readonly seconds: number;
+  /** CPU of the writing process, all threads. */
+  readonly cpuSeconds: number;
+  readonly mainThreadCpuSeconds: number;
+  /** null on Node 20, whose threads cannot be told apart. */
+  readonly backgroundThreadsCpuSeconds: number | null;
+}
 
 export interface RowResult {
   readonly row: WindowRow;
@@ -24,6 +38,8 @@ export interface RowResult {
   readonly check?: WindowCheck;
   /** Records in the dead-letter topic (late ones, for event-time windows). */
   readonly deadLettered?: number;
+  /** The zone row only: its output written again, alone. */
+  readonly outputAlone?: OutputAlone;
 }
 
 /** How busy the whole machine was while a row ran (its set-up and check included): other work shows here. */
@@ -75,10 +91,10 @@ export function codeVersion(): string {
 }
 
 /** The check that every window of a geowindow row is right. */
-function allRight(key: 'zone' | 'partition', result: RowResult | undefined): Check {
+function allRight(key: 'zone' | 'partition', result: RowResult | undefined, what = ''): Check {
   const check = result?.check;
   return {
-    name: `every geowindow ${key} window right (count, pm25 sum/min/max)`,
+    name: `every geowindow ${key} window${what} right (count, pm25 sum/min/max)`,
     pass: check?.pass,
     detail: check === undefined ? 'not measured' : `${fmtInt(check.right)} of ${fmtInt(check.checked)}, ${fmtInt(check.extra)} extra`,
   };
@@ -97,6 +113,33 @@ function windowsText(check: WindowCheck | undefined): string {
   if (check === undefined) return '-';
   const wrong = check.checked - check.right;
   return `${fmtInt(check.right)} / ${fmtInt(check.checked)}${wrong + check.extra > 0 ? ` (${fmtInt(wrong)} wrong, ${fmtInt(check.extra)} extra)` : ''}`;
+}
+
+/**
+ * The CPU per record a zone row may spend to pass, at the cores it kept
+ * busy (with the broker on the same cores, it cannot take many more), and
+ * how much of that count windows' whole cost and the output alone already
+ * take: what is left is all the zone keying itself may cost.
+ */
+function outputBudgetNote(count: Measurement | QuixMeasurement, zone: Measurement | QuixMeasurement, alone: OutputAlone, records: number): string {
+  const zoneCores = zone.cpuSeconds! / zone.seconds;
+  const neededUs = (zoneCores / ((1 - MAX_ZONE_COST) * count.recordsPerSecond)) * 1e6;
+  const countUs = (count.cpuSeconds! * 1e6) / cpuRecords(count);
+  const outputUs = (alone.cpuSeconds * 1e6) / records;
+  const leftUs = neededUs - countUs - outputUs;
+  const background = alone.backgroundThreadsCpuSeconds === null ? '' : `, V8 background ${alone.backgroundThreadsCpuSeconds.toFixed(2)}`;
+  const left =
+    leftUs > 0
+      ? `leaving ${leftUs.toFixed(2)} µs per record (${((leftUs * records) / alone.records).toFixed(1)} µs per aggregate) for everything zone keying adds: ` +
+        'the zone lookups, the per-key partials and their merging, and building and serializing each aggregate (`npm run bench:output` times that last step alone)'
+      : 'leaving nothing: on these cores the output alone puts the target out of reach';
+  return (
+    `The output alone: the zone row's ${fmtInt(alone.records)} aggregates (${mbText(alone.valueBytes)} MB of JSON), written again already serialized through the service's sink ` +
+    `(acks=all, 2 MiB in flight; \`bench/write-aggregates.ts\`, nothing read, keyed or aggregated), took ${alone.seconds.toFixed(2)} s and ${alone.cpuSeconds.toFixed(2)} s of CPU ` +
+    `(${((alone.cpuSeconds * 1e6) / alone.records).toFixed(1)} µs per aggregate; main thread ${alone.mainThreadCpuSeconds.toFixed(2)}${background}), the broker's aside. ` +
+    `At the ${zoneCores.toFixed(2)} cores the zone row kept busy, ${ratioText(1 - MAX_ZONE_COST)} of count windows' records/s allows ${neededUs.toFixed(2)} µs of CPU per record; ` +
+    `count windows' whole run costs ${countUs.toFixed(2)} and writing these aggregates ${outputUs.toFixed(2)} more, ${left}.`
+  );
 }
 
 export function windowsSection(input: WindowsReportInput): { markdown: string; summary: Record<string, unknown> } {
@@ -152,6 +195,8 @@ export function windowsSection(input: WindowsReportInput): { markdown: string; s
     detail: zm && qm ? `${mbText(zm.peakRssBytes)} vs ${mbText(qm.peakRssBytes)} MB` : 'not measured',
   });
   checks.push(allRight('zone', zone));
+  const zone5m = by.get('zone-5m');
+  if (zone5m !== undefined) checks.push(allRight('zone', zone5m, ' of 5 minutes'));
   if (partition !== undefined) checks.push(allRight('partition', partition));
 
   const notes: string[] = [];
@@ -165,10 +210,22 @@ export function windowsSection(input: WindowsReportInput): { markdown: string; s
         `CPU µs per record: count ${cpu(count)}, partition ${cpu(pm)}, zone ${cpu(zm)}.`,
     );
   }
+  const z5 = zone5m?.measurement;
+  if (count !== undefined && zm !== undefined && z5 !== undefined) {
+    const perAggregate = (r: RowResult) => (r.emitted === undefined || r.emitted.messages === 0 ? '-' : (dataset.size / r.emitted.messages).toFixed(1));
+    notes.push(
+      `Records per aggregate: zone windows of ${input.windowMs / 1000} s write one aggregate per ${perAggregate(zone!)} records and run at ${ratioText(zm.recordsPerSecond / count.recordsPerSecond)} of count windows' records/s; ` +
+        `of 5 minutes, one per ${perAggregate(zone5m!)} records, at ${ratioText(z5.recordsPerSecond / count.recordsPerSecond)} (CPU µs per record ${perRecord(z5.cpuSeconds, cpuRecords(z5))}).`,
+    );
+  }
+  const alone = zone?.outputAlone;
+  if (count?.cpuSeconds !== undefined && zm?.cpuSeconds !== undefined && alone !== undefined && alone.records > 0) {
+    notes.push(outputBudgetNote(count, zm, alone, dataset.size));
+  }
   const e = input.expected;
   if (e !== undefined) {
     notes.push(
-      `Expected (the benchmark's own count from the records it generated): ${fmtInt(e.windows.size)} (county, minute) windows over ${fmtInt(e.records)} records; ` +
+      `Expected (the benchmark's own count from the records it generated): ${fmtInt(e.windows.size)} (county, ${input.windowMs / 1000} s window) windows over ${fmtInt(e.records)} records; ` +
         (Number.isFinite(e.graceMs) ? `${fmtInt(e.late)} late by geowindow's rule (window end <= the partition's largest earlier ts - ${e.graceMs} ms).` : 'none of them late.'),
     );
   }

@@ -20,7 +20,7 @@ import type { RecordBatch, SourceRecord, TopicPartitionOffset } from './records.
  * 10 MB in flight, 100-150 MB of them were left between collections in the
  * churn soak.
  */
-const MAX_OUTPUT_IN_FLIGHT_BYTES = 2 * 1024 * 1024;
+export const MAX_OUTPUT_IN_FLIGHT_BYTES = 2 * 1024 * 1024;
 
 /** How often a batch waiting for a free chunk heartbeats and looks again. */
 const CHUNK_WAIT_SLICE_MS = 1000;
