@@ -12,6 +12,7 @@
 import { loadavg } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_WORKERS } from '../src/config/config.js';
 import { profileMarkdown, summarizeDir } from './profile-summary.js';
 import { ROOT, appendResults, lastJson, run as runCommand, say, writeJson } from './lib/common.js';
 import { loadCounties, writeCountiesGeoJson } from './lib/counties.js';
@@ -60,7 +61,8 @@ Quix Streams, on one data set of readings inside the 3,231 US counties.
   --idle-partition-ms I geowindow's IDLE_PARTITION_MS for the event-time rows (default 200):
                         what closes the last windows once every record is read
   --h3-resolution R     H3_RESOLUTION of the zone,h3 row (default 7)
-  --workers W           geowindow's WORKERS (default 2)
+  --workers W           geowindow's WORKERS (default: the service's own default on this
+                        machine, cores - 1 from 1 to 4)
   --only LIST           run these rows (comma-separated, of ${WINDOW_ROWS.join(',')};
                         default ${DEFAULT_WINDOW_ROWS.join(',')})
   --skip LIST           leave these rows out
@@ -87,7 +89,7 @@ const values = parseFlags(
     'quix-grace-ms': { type: 'string', default: '180000' },
     'idle-partition-ms': { type: 'string', default: '200' },
     'h3-resolution': { type: 'string', default: '7' },
-    workers: { type: 'string', default: '2' },
+    workers: { type: 'string' },
     only: { type: 'string' },
     skip: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
@@ -138,7 +140,7 @@ const graceMs = nonNegative('grace-ms', values['grace-ms']);
 const quixGraceMs = nonNegative('quix-grace-ms', values['quix-grace-ms']);
 const idlePartitionMs = positiveInteger('idle-partition-ms', values['idle-partition-ms'], 200);
 const h3Resolution = nonNegative('h3-resolution', values['h3-resolution']);
-const workers = positiveInteger('workers', values.workers, 2);
+const workers = positiveInteger('workers', values.workers, DEFAULT_WORKERS);
 const only = rowList(values.only);
 const skip = new Set(rowList(values.skip));
 const cpuProf = values['cpu-prof'] === true;
@@ -330,6 +332,7 @@ const report = windowsSection({
   quixGraceMs,
   idlePartitionMs,
   workers,
+  defaultWorkers: DEFAULT_WORKERS,
   machineLoad,
   expected: expectedByGrace.get(`zone/${windowMs}`) ?? expectedAll,
 });

@@ -64,6 +64,8 @@ export interface WindowsReportInput {
   readonly quixGraceMs: number;
   readonly idlePartitionMs: number;
   readonly workers: number;
+  /** WORKERS' default on this machine (src/config/config.ts). */
+  readonly defaultWorkers: number;
   readonly machineLoad: ReadonlyMap<WindowRow, MachineLoad>;
   readonly expected: Expected | undefined;
 }
@@ -271,7 +273,7 @@ export function windowsSection(input: WindowsReportInput): { markdown: string; s
     `(${dataset.produced ? `in this run, ${dataset.produceSeconds} s` : 'reused from an earlier run'}).`;
   const method = [
     'How it is measured: one row at a time, each reading the whole topic from a fresh consumer group.',
-    `geowindow rows: \`node --expose-gc dist/src/cli.js run\`, WORKERS=${input.workers}, as in \`npm run bench\` (records/s from the first /metrics sample`,
+    `geowindow rows: \`node --expose-gc dist/src/cli.js run\`, WORKERS=${input.workers}${input.workers === input.defaultWorkers ? " (the service's default on this machine: cores - 1)" : ''}, timed as in \`npm run bench\` (records/s from the first /metrics sample`,
     'with records in to the committed offsets reaching the end offsets; CPU over the same span up to all records read, of it the main thread and',
     "V8's background threads (named V8Worker from Node 22 on, '-' on Node 20: concurrent garbage collection of every isolate, and compilation); peak RSS: VmHWM).",
     'Count windows end at SIGTERM (the last partial windows close at shutdown); the event-time rows',

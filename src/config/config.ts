@@ -135,8 +135,8 @@ const MAX_CREATED_PARTITIONS = 10_000;
 /** The largest replication factor the Kafka protocol can carry (an int16); the broker refuses more than its brokers. */
 const MAX_REPLICATION_FACTOR = 32_767;
 
-/** Two workers leave a core for the consumer on small nodes; more only if the machine has them. */
-const DEFAULT_WORKERS = String(Math.max(1, Math.min(4, availableParallelism() - 1)));
+/** WORKERS' default: a core is left for the main thread, which consumes, packs, merges and writes; at most 4. */
+export const DEFAULT_WORKERS = Math.max(1, Math.min(4, availableParallelism() - 1));
 
 /**
  * The one schema of geowindow's configuration. The README's table lists the
@@ -204,7 +204,7 @@ export const OPTIONS = {
     integer(1, 256),
     'Distinct reading names one window can hold; a record with more readings is dead-lettered.',
   ),
-  workers: option('WORKERS', DEFAULT_WORKERS, integer(1, 256), 'Worker threads that aggregate chunks.'),
+  workers: option('WORKERS', String(DEFAULT_WORKERS), integer(1, 256), 'Worker threads that aggregate chunks.'),
   windowIdleMs: option(
     'WINDOW_IDLE_MS',
     '5000',
