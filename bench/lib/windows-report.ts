@@ -1,5 +1,6 @@
 /** The table, targets and notes of `npm run bench:windows`, for the console and bench/RESULTS.md. */
 import { execFileSync } from 'node:child_process';
+import { MAX_OUTPUT_IN_FLIGHT_BYTES } from '../../src/pipeline/pipeline.js';
 import { ROOT, commandLine, fmtInt, markdownTable, round, stamp } from './common.js';
 import type { QuixMeasurement } from './quix.js';
 import { mbText, ratioText, sectionHead, type Run } from './report.js';
@@ -137,7 +138,7 @@ function outputBudgetNote(count: Measurement | QuixMeasurement, zone: Measuremen
       : 'leaving nothing: on these cores the output alone puts the target out of reach';
   return (
     `The output alone: the zone row's ${fmtInt(alone.records)} aggregates (${mbText(alone.valueBytes)} MB of JSON), written again already serialized through the service's sink ` +
-    `(acks=all, 2 MiB in flight; \`bench/write-aggregates.ts\`, nothing read, keyed or aggregated), took ${alone.seconds.toFixed(2)} s and ${alone.cpuSeconds.toFixed(2)} s of CPU ` +
+    `(acks=all, ${MAX_OUTPUT_IN_FLIGHT_BYTES / 1048576} MiB in flight; \`bench/write-aggregates.ts\`, nothing read, keyed or aggregated), took ${alone.seconds.toFixed(2)} s and ${alone.cpuSeconds.toFixed(2)} s of CPU ` +
     `(${((alone.cpuSeconds * 1e6) / alone.records).toFixed(1)} µs per aggregate; main thread ${alone.mainThreadCpuSeconds.toFixed(2)}${background}), the broker's aside. ` +
     `At the ${zoneCores.toFixed(2)} cores the zone row kept busy, ${ratioText(1 - MAX_ZONE_COST)} of count windows' records/s allows ${neededUs.toFixed(2)} µs of CPU per record; ` +
     `count windows' whole run costs ${countUs.toFixed(2)} and writing these aggregates ${outputUs.toFixed(2)} more, ${left}.`
