@@ -15,7 +15,7 @@ import type { Kafka } from 'kafkajs';
 import { BatchingSink } from '../src/kafka/producer.js';
 import { MAX_OUTPUT_IN_FLIGHT_BYTES } from '../src/pipeline/pipeline.js';
 import { procCpuSeconds, procThreadsCpuSeconds, round, say, V8_BACKGROUND_THREAD } from './lib/common.js';
-import { benchKafka, cleanUp, withAdmin } from './lib/dataset.js';
+import { benchKafka, cleanUp, topicRecords, withAdmin } from './lib/dataset.js';
 import { brokersOf, parseFlags } from './lib/options.js';
 
 const USAGE = `Usage: node dist/bench/write-aggregates.js --from TOPIC [--brokers B]
@@ -44,17 +44,14 @@ class Records {
   /** Per record: key start, value start, value end. */
   readonly #bounds: Uint32Array;
   readonly length: number;
+  /** UTF-8 bytes of all values. */
+  readonly valueBytes: number;
 
-  constructor(bytes: Buffer, bounds: Uint32Array, length: number) {
+  constructor(bytes: Buffer, bounds: Uint32Array, length: number, valueBytes: number) {
     this.#bytes = bytes;
     this.#bounds = bounds;
     this.length = length;
-  }
-
-  get valueBytes(): number {
-    let bytes = 0;
-    for (let i = 0; i < this.length; i++) bytes += this.#bounds[3 * i + 2]! - this.#bounds[3 * i + 1]!;
-    return bytes;
+    this.valueBytes = valueBytes;
   }
 
   record(i: number): { key: string; value: string } {
@@ -64,13 +61,13 @@ class Records {
 }
 
 async function readAll(kafka: Kafka, topic: string): Promise<Records> {
-  const partitions = await withAdmin(brokers, (admin) => admin.fetchTopicOffsets(topic));
-  const total = partitions.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  const total = await topicRecords(brokers, topic);
   const parts: Buffer[] = [];
   const bounds = new Uint32Array(3 * total);
   let at = 0;
   let n = 0;
-  if (total === 0) return new Records(Buffer.alloc(0), bounds, 0);
+  let valueBytes = 0;
+  if (total === 0) return new Records(Buffer.alloc(0), bounds, 0, 0);
   const consumer = kafka.consumer({ groupId: `bench-write-aggregates-${Date.now().toString(36)}` });
   await consumer.connect();
   try {
@@ -88,6 +85,7 @@ async function readAll(kafka: Kafka, topic: string): Promise<Records> {
               bounds[3 * n + 1] = at + key.length;
               at += key.length + value.length;
               bounds[3 * n + 2] = at;
+              valueBytes += value.length;
               n++;
             }
             if (n === total) resolve();
@@ -98,7 +96,7 @@ async function readAll(kafka: Kafka, topic: string): Promise<Records> {
   } finally {
     await consumer.disconnect();
   }
-  return new Records(Buffer.concat(parts, at), bounds, n);
+  return new Records(Buffer.concat(parts, at), bounds, n, valueBytes);
 }
 
 /** Writes every record through the sink, at most `limit` value bytes in flight; resolves when all are acknowledged. */

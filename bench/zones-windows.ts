@@ -16,7 +16,7 @@ import { DEFAULT_WORKERS } from '../src/config/config.js';
 import { profileMarkdown, summarizeDir } from './profile-summary.js';
 import { ROOT, appendResults, lastJson, run as runCommand, say, writeJson } from './lib/common.js';
 import { loadCounties, writeCountiesGeoJson } from './lib/counties.js';
-import { cleanUp, withAdmin } from './lib/dataset.js';
+import { cleanUp, topicRecords, withAdmin } from './lib/dataset.js';
 import { brokersOf, parseFlags, positiveInteger, progressSeconds } from './lib/options.js';
 import { ensureQuixVenv, measureQuix } from './lib/quix.js';
 import { parseRuntimes, type Runtime } from './lib/runtimes.js';
@@ -196,10 +196,6 @@ function reportProfile(row: WindowRow): void {
   process.stdout.write(`${markdown}\n`);
 }
 
-async function dlqRecords(topic: string): Promise<number> {
-  return withAdmin(brokers, async (admin) => (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0));
-}
-
 /** geowindow with event-time windows of `size` ms keyed by `keyBy`, its output and dead letters kept for the check of its `checkBy` windows. */
 async function eventTimeRow(row: WindowRow, keyBy: string, checkBy: WindowKeyBy, size = windowMs): Promise<RowResult> {
   const id = `${row}-${Date.now().toString(36)}`;
@@ -239,7 +235,7 @@ async function eventTimeRow(row: WindowRow, keyBy: string, checkBy: WindowKeyBy,
       measurement,
       emitted: { messages: emitted.messages, windowMessages: emitted.windowMessages, closedBy: emitted.closedBy },
       check,
-      deadLettered: await dlqRecords(dlqTopic),
+      deadLettered: await topicRecords(brokers, dlqTopic),
       ...(outputAlone === undefined ? {} : { outputAlone }),
     };
   } finally {

@@ -38,6 +38,11 @@ export function benchKafka(brokers: readonly string[], clientId = 'geowindow-ben
   return new Kafka({ clientId, brokers: [...brokers], logLevel: logLevel.NOTHING, retry: { retries: 5 } });
 }
 
+/** Records a topic holds now: the end offsets less the start offsets, over its partitions. */
+export async function topicRecords(brokers: readonly string[], topic: string): Promise<number> {
+  return withAdmin(brokers, async (admin) => (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0));
+}
+
 export async function withAdmin<T>(brokers: readonly string[], work: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = benchKafka(brokers).admin();
   await admin.connect();
